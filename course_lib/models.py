@@ -1,0 +1,314 @@
+"""ResNet, small enough to read in one sitting.
+
+The design follows torchvision's `models/resnet.py` (He et al., "Deep Residual Learning for
+Image Recognition", CVPR 2016), with one addition for teaching: every block takes
+`use_residual`, and `use_residual=False` removes the skip connection, giving the block's
+*plain twin* with exactly the same layers otherwise (the paper's "plain" baselines, §4.1).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+STEMS = ("imagenet", "cifar")
+
+
+def _check_channels(**channels: int) -> None:
+    for name, value in channels.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    """3×3 convolution; padding 1 keeps the size at stride 1 and halves it at stride 2."""
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=bias)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    """1×1 convolution: a linear map across channels at every pixel."""
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=bias)
+
+
+def _norm(channels: int, use_bn: bool) -> nn.Module:
+    return nn.BatchNorm2d(channels) if use_bn else nn.Identity()
+
+
+def make_shortcut(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False,
+                  use_bn: bool = True) -> nn.Module:
+    """Identity when the shape is kept ("solid" line in the paper's Fig. 3), else a 1×1
+    projection with BN ("dashed" line, option B of §3.3)."""
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(conv1x1(in_channels, out_channels, stride, bias), _norm(out_channels, use_bn))
+
+
+class ResBlock(nn.Module):
+    """Basic block: two 3×3 conv-BN layers and a skip; `use_residual=False` gives the plain twin.
+
+    `bias=True` gives the convolutions a bias, as in the seed course; with BN after every
+    convolution that bias is redundant (notebook 05), so the default is False, as in torchvision.
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 use_residual: bool = True, bias: bool = False, use_bn: bool = True) -> None:
+        super().__init__()
+        _check_channels(in_channels=in_channels, out_channels=out_channels)
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        bias = bias or not use_bn                      # without BN, the bias is no longer redundant
+        self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
+        self.bn1 = _norm(out_channels, use_bn)
+        self.conv2 = conv3x3(out_channels, out_channels, 1, bias)
+        self.bn2 = _norm(out_channels, use_bn)
+        self.use_residual = use_residual
+        self.shortcut = (make_shortcut(in_channels, out_channels, stride, bias, use_bn)
+                         if use_residual else None)
+
+    def forward(self, x: Tensor) -> Tensor:           # (N, C_in, H, W)
+        y = F.relu(self.bn1(self.conv1(x)))            # (N, C_out, H/s, W/s)
+        y = self.bn2(self.conv2(y))
+        if self.shortcut is not None:
+            y = y + self.shortcut(x)                   # H(x) = F(x) + x
+        return F.relu(y)                               # the ReLU comes after the addition
+
+
+class Bottleneck(nn.Module):
+    """1×1 reduce → 3×3 → 1×1 expand (×4), the block of ResNet-50/101/152 (paper Fig. 5).
+
+    The stride sits on the 3×3 convolution, as in torchvision ("ResNet v1.5"), which is
+    slightly more accurate and costs ~4.1 instead of ~3.8 GFLOPs for ResNet-50.
+    `stride_in_1x1=True` puts it on the first 1×1, as in the paper's original Caffe model (v1).
+    `out_channels` is the width of the 3×3; the block outputs `out_channels * 4` channels.
+    """
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 use_residual: bool = True, bias: bool = False, use_bn: bool = True,
+                 stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        _check_channels(in_channels=in_channels, out_channels=out_channels)
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        bias = bias or not use_bn
+        width, expanded = out_channels, out_channels * self.expansion
+        s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = conv1x1(in_channels, width, s1, bias)
+        self.bn1 = _norm(width, use_bn)
+        self.conv2 = conv3x3(width, width, s3, bias)
+        self.bn2 = _norm(width, use_bn)
+        self.conv3 = conv1x1(width, expanded, 1, bias)
+        self.bn3 = _norm(expanded, use_bn)
+        self.use_residual = use_residual
+        self.shortcut = (make_shortcut(in_channels, expanded, stride, bias, use_bn)
+                         if use_residual else None)
+
+    def forward(self, x: Tensor) -> Tensor:           # (N, C_in, H, W)
+        y = F.relu(self.bn1(self.conv1(x)))            # (N, width, H, W)
+        y = F.relu(self.bn2(self.conv2(y)))            # (N, width, H/s, W/s)
+        y = self.bn3(self.conv3(y))                    # (N, 4·width, H/s, W/s)
+        if self.shortcut is not None:
+            y = y + self.shortcut(x)
+        return F.relu(y)
+
+
+BLOCKS = {"basic": ResBlock, "bottleneck": Bottleneck}
+
+
+class ResNet(nn.Module):
+    """Stem → stages of blocks → global average pooling → fully connected classifier.
+
+    Args:
+        block: `ResBlock` or `Bottleneck` (or "basic" / "bottleneck").
+        layers: blocks per stage, e.g. (2, 2, 2, 2) for ResNet-18.
+        widths: channels of each stage; every stage after the first halves the size.
+        stem: "imagenet" (7×7 stride-2 conv + 3×3 max-pool: 224 → 56) or
+            "cifar" (one 3×3 stride-1 conv, no pooling, for 32×32 inputs; paper §4.2).
+    """
+
+    def __init__(self, block: type[nn.Module] | str, layers: Sequence[int], in_channels: int = 3,
+                 num_classes: int = 1000, use_residual: bool = True, stem: str = "imagenet",
+                 widths: Sequence[int] = (64, 128, 256, 512), bias: bool = False,
+                 use_bn: bool = True, stride_in_1x1: bool = False) -> None:
+        super().__init__()
+        if isinstance(block, str):
+            if block not in BLOCKS:
+                raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}")
+            block = BLOCKS[block]
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+        _check_channels(in_channels=in_channels, num_classes=num_classes)
+        if len(layers) != len(widths) or not layers or any(int(n) < 1 for n in layers):
+            raise ValueError(f"layers and widths must be non-empty and of equal length, "
+                             f"with at least one block per stage; got {tuple(layers)}, {tuple(widths)}")
+        self.in_channels, self.use_residual = in_channels, use_residual
+        bias_stem = bias or not use_bn
+        if stem == "imagenet":
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=bias_stem),
+                _norm(widths[0], use_bn), nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2, padding=1))           # (N, 64, H/4, W/4)
+        else:
+            self.stem = nn.Sequential(conv3x3(in_channels, widths[0], 1, bias_stem),
+                                      _norm(widths[0], use_bn), nn.ReLU(inplace=True))
+        extra = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {}
+        channels, self.stage_names = widths[0], []
+        for i, (num_blocks, width) in enumerate(zip(layers, widths)):
+            blocks = []
+            for j in range(num_blocks):
+                stride = 2 if (i > 0 and j == 0) else 1   # the first block of a stage downsamples
+                blocks.append(block(channels, width, stride, use_residual=use_residual,
+                                    bias=bias, use_bn=use_bn, **extra))
+                channels = width * block.expansion
+            name = f"layer{i + 1}"
+            self.add_module(name, nn.Sequential(*blocks))
+            self.stage_names.append(name)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(channels, num_classes)
+        self.num_features = channels
+        for m in self.modules():                           # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected input of shape (N, {self.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}")
+        x = self.stem(x)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)
+        return x                                           # (N, C_last, H/32, W/32) for imagenet
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.forward_features(x)
+        x = torch.flatten(self.avgpool(x), 1)              # (N, C_last)
+        return self.fc(x)                                  # (N, num_classes)
+
+
+# Variants as data (paper Table 1): block type and blocks per stage.
+ARCHS = {
+    "resnet18": (ResBlock, (2, 2, 2, 2)),
+    "resnet34": (ResBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def _resnet(arch: str, **kwargs) -> ResNet:
+    block, layers = ARCHS[arch]
+    model = ResNet(block, layers, **kwargs)
+    model.model_args = {"arch": arch, **kwargs}            # enough to rebuild it (checkpoints)
+    return model
+
+
+def resnet18(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
+             stem: str = "imagenet", **kwargs) -> ResNet:
+    """ResNet-18: basic blocks (2, 2, 2, 2); 1 + 2·2·4 + 1 = 18 weighted layers."""
+    return _resnet("resnet18", in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem=stem, **kwargs)
+
+
+def resnet34(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
+             stem: str = "imagenet", **kwargs) -> ResNet:
+    """ResNet-34: basic blocks (3, 4, 6, 3)."""
+    return _resnet("resnet34", in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem=stem, **kwargs)
+
+
+def resnet50(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
+             stem: str = "imagenet", **kwargs) -> ResNet:
+    """ResNet-50: bottleneck blocks (3, 4, 6, 3)."""
+    return _resnet("resnet50", in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem=stem, **kwargs)
+
+
+def resnet101(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
+              stem: str = "imagenet", **kwargs) -> ResNet:
+    """ResNet-101: bottleneck blocks (3, 4, 23, 3)."""
+    return _resnet("resnet101", in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem=stem, **kwargs)
+
+
+def resnet152(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
+              stem: str = "imagenet", **kwargs) -> ResNet:
+    """ResNet-152: bottleneck blocks (3, 8, 36, 3)."""
+    return _resnet("resnet152", in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem=stem, **kwargs)
+
+
+def cifar_resnet(depth: int, use_residual: bool = True, in_channels: int = 1,
+                 num_classes: int = 10, use_bn: bool = True) -> ResNet:
+    """The CIFAR family of He et al. §4.2: depth = 6n + 2, three stages of n basic blocks
+    with 16/32/64 channels, a 3×3 stem and no max-pool (ResNet-20, 32, 44, 56, 110, ...).
+
+    The paper used zero-padding shortcuts (option A) here; we use 1×1 projections (option B)
+    where the shape changes, which adds two small convolutions.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}")
+    n = (depth - 2) // 6
+    model = ResNet(ResBlock, (n, n, n), in_channels=in_channels, num_classes=num_classes,
+                   use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn)
+    model.model_args = {"arch": "cifar_resnet", "depth": depth, "use_residual": use_residual,
+                        "in_channels": in_channels, "num_classes": num_classes, "use_bn": use_bn}
+    return model
+
+
+FACTORIES = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+             "resnet101": resnet101, "resnet152": resnet152, "cifar_resnet": cifar_resnet}
+
+
+def build_model(model_args: dict) -> ResNet:
+    """Rebuild a model from the `model_args` a factory recorded (used by checkpoints)."""
+    args = dict(model_args)
+    arch = args.pop("arch", None)
+    if arch not in FACTORIES:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(FACTORIES)}")
+    return FACTORIES[arch](**args)
+
+
+def torchvision_key(course_key: str) -> str:
+    """Name of a course parameter in torchvision's ResNet: stem.0 → conv1, stem.1 → bn1,
+    shortcut → downsample. Everything else (layerX.Y.convZ, bnZ, fc) has the same name."""
+    key = re.sub(r"^stem\.0\.", "conv1.", course_key)
+    key = re.sub(r"^stem\.1\.", "bn1.", key)
+    return key.replace(".shortcut.", ".downsample.")
+
+
+def load_torchvision_weights(model: ResNet, torchvision_model: nn.Module) -> ResNet:
+    """Copy every weight and BN statistic of a torchvision ResNet into a course ResNet.
+
+    Raises a ValueError listing the parameters that have no counterpart or differ in shape
+    (for example a course model built with `bias=True`, whose conv biases torchvision lacks).
+    """
+    source = torchvision_model.state_dict()
+    target = model.state_dict()
+    new_state, problems = {}, []
+    for key, value in target.items():
+        tv_key = torchvision_key(key)
+        if tv_key not in source:
+            problems.append(f"{key}: no '{tv_key}' in the torchvision model")
+        elif source[tv_key].shape != value.shape:
+            problems.append(f"{key}: shape {tuple(value.shape)} here, "
+                            f"{tuple(source[tv_key].shape)} in torchvision")
+        else:
+            new_state[key] = source[tv_key]
+    used = {torchvision_key(k) for k in target}
+    problems += [f"'{k}' of the torchvision model has no place here" for k in source if k not in used]
+    if problems:
+        shown = "\n  ".join(problems[:8]) + ("\n  ..." if len(problems) > 8 else "")
+        raise ValueError(f"the models do not match ({len(problems)} problems):\n  {shown}")
+    model.load_state_dict(new_state)
+    return model

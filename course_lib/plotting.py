@@ -1,0 +1,139 @@
+"""Plots used across the notebooks: training curves, image grids, a live curve."""
+
+from __future__ import annotations
+
+import io
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data import unnormalize
+
+
+def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
+    """Trailing moving average (the first points average what exists so far)."""
+    v = np.asarray(values, dtype=float)
+    if window <= 1 or len(v) == 0:
+        return v
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def plot_history(histories: Mapping[str, dict] | dict, window: int = 20, axes=None,
+                 title: str | None = None):
+    """Train (smoothed) and dev loss and accuracy of one run or of several named runs."""
+    if "train_loss" in histories:
+        histories = {"": histories}
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, h) in enumerate(histories.items()):
+        c = colors[i % len(colors)]
+        label = f"{name} " if name else ""
+        axes[0].plot(h["step"], smooth(h["train_loss"], window), color=c, label=f"{label}train")
+        axes[1].plot(h["step"], smooth(h["train_acc"], window), color=c, label=f"{label}train")
+        if h.get("dev_step"):
+            axes[0].plot(h["dev_step"], h["dev_loss"], "--o", color=c, ms=3, label=f"{label}dev")
+            axes[1].plot(h["dev_step"], h["dev_acc"], "--o", color=c, ms=3, label=f"{label}dev")
+    axes[0].set(xlabel="step", ylabel="loss", title="loss")
+    axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def show_images(images: Tensor, labels: Sequence | None = None, preds: Sequence | None = None,
+                ncols: int = 10, normalized: bool = True, size: float = 1.1, title: str | None = None):
+    """A grid of (N, 1, H, W) images; titles show the label, and the prediction when given."""
+    images = images.detach().cpu()
+    if normalized:
+        images = unnormalize(images)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        ax.imshow(images[i, 0].numpy(), cmap="gray_r", vmin=0, vmax=1)
+        parts = []
+        if labels is not None:
+            parts.append(f"{int(labels[i])}")
+        if preds is not None:
+            parts.append(f"→{int(preds[i])}")
+        wrong = labels is not None and preds is not None and int(labels[i]) != int(preds[i])
+        ax.set_title(" ".join(parts), fontsize=9, color="crimson" if wrong else "black")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(matrix: Tensor, ax=None, title: str = "confusion matrix"):
+    """A confusion matrix (rows: true class, columns: prediction) with counts in the cells."""
+    m = np.asarray(matrix)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.2, 4))
+    ax.imshow(m, cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                color="white" if v > m.max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title, xticks=range(len(m)), yticks=range(len(m)))
+    return ax
+
+
+def figure_to_png(fig) -> bytes:
+    """Render a figure to PNG bytes (for ipywidgets.Image) and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+class LiveCurve:
+    """A loss curve redrawn in place while training (pass it as `Runner.train(live_plot=...)`).
+
+    It draws into one display slot, so the notebook shows one figure that updates, not one per
+    refresh. Outside a notebook, `update` just keeps the latest figure.
+    """
+
+    def __init__(self, title: str = "training loss (live)", window: int = 20) -> None:
+        self.title, self.window = title, window
+        self.handle = None
+        self.num_updates = 0
+
+    def render(self, history: dict):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        if history["step"]:
+            ax.plot(history["step"], history["train_loss"], alpha=0.25, color="C0")
+            ax.plot(history["step"], smooth(history["train_loss"], self.window), color="C0", label="train")
+        if history.get("dev_step"):
+            ax.plot(history["dev_step"], history["dev_loss"], "o--", color="C1", label="dev")
+        ax.set(xlabel="step", ylabel="loss", title=self.title)
+        ax.grid(alpha=0.3)
+        if history["step"]:
+            ax.legend()
+        fig.tight_layout()
+        return fig
+
+    def update(self, history: dict) -> None:
+        from IPython.display import Image, display
+
+        png = figure_to_png(self.render(history))
+        self.num_updates += 1
+        if self.handle is None:
+            self.handle = display(Image(png), display_id=True)
+        elif self.handle is not None:
+            self.handle.update(Image(png))

@@ -1,0 +1,227 @@
+"""`Runner`: the training loop of the course, in the spirit of the seed course's RunnerV3.
+
+    runner = Runner(model, optimizer, loss_fn, Accuracy())
+    runner.train(train_loader, dev_loader, num_epochs=5, log_steps=50, eval_steps=100,
+                 save_path="best.pt")
+    score, loss = runner.evaluate(test_loader)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .config import get_device
+from .models import build_model
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, or does not fit the model."""
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """Save {"model": state_dict, "model_args": ..., "meta": ...} atomically.
+
+    The file is written to a temporary name in the same folder and then renamed, so an
+    interrupted save never leaves a half-written checkpoint behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload = {"model": state, "model_args": getattr(model, "model_args", None), "meta": meta or {}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint dict safely (`weights_only=True`), with a clear error if it is bad."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint "
+                              f"({type(err).__name__}). Re-run training to recreate it.") from None
+    if not isinstance(payload, dict) or "model" not in payload:
+        raise CheckpointError(f"{path} is not a course checkpoint (no 'model' entry)")
+    return payload
+
+
+def model_from_checkpoint(path: str | Path) -> nn.Module:
+    """Rebuild a course model from a checkpoint that recorded its `model_args`."""
+    payload = load_checkpoint(path)
+    if not payload.get("model_args"):
+        raise CheckpointError(f"{path} does not record the model's arguments; build the model "
+                              "yourself and use Runner.load_model")
+    model = build_model(payload["model_args"])
+    model.load_state_dict(payload["model"])
+    return model
+
+
+class Runner:
+    """Trains, evaluates and predicts with one model.
+
+    Args:
+        model: any `nn.Module` mapping a batch to logits.
+        optimizer: built on `model.parameters()`.
+        loss_fn: e.g. `nn.CrossEntropyLoss()`.
+        metric: an object with reset / update / accumulate (e.g. `metrics.Accuracy()`).
+        device: None picks CUDA, then MPS, then the CPU.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 loss_fn: Callable[[Tensor, Tensor], Tensor], metric, device=None) -> None:
+        self.device = get_device(device)
+        self.model = model.to(self.device)
+        self.optimizer, self.loss_fn, self.metric = optimizer, loss_fn, metric
+        self.history: dict[str, list] = {k: [] for k in (
+            "step", "train_loss", "train_acc", "dev_step", "dev_loss", "dev_acc", "epoch_end")}
+        self.best_score = -math.inf
+        self.global_step = 0
+        self.stop_requested = False        # set from a widget's stop button to end training early
+        self.train_seconds = 0.0
+
+    def _to_device(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def train(self, train_loader: Iterable, dev_loader: Iterable | None = None, num_epochs: int = 1,
+              log_steps: int = 100, eval_steps: int = 0, save_path: str | Path | None = None,
+              progress: bool = True, live_plot=None, max_steps: int | None = None) -> dict:
+        """Train for `num_epochs`; evaluate on `dev_loader` every `eval_steps` steps (and at the
+        end of each epoch if `eval_steps` is 0) and save the best model to `save_path`.
+
+        Args:
+            log_steps: how often the progress bar and `live_plot` are refreshed.
+            live_plot: an object with `update(history)`, e.g. `plotting.LiveCurve()`.
+            max_steps: stop after this many steps in total (used by quick demos).
+        Returns the history: per-step train loss and accuracy, and dev loss and accuracy.
+        """
+        from tqdm.auto import tqdm
+
+        if num_epochs < 1:
+            raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
+        if log_steps < 1:
+            raise ValueError(f"log_steps must be >= 1, got {log_steps}")
+        total = num_epochs * len(train_loader)
+        if max_steps is not None:
+            total = min(total, max_steps)
+        self.stop_requested = False
+        bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True)
+        start = time.perf_counter()
+        try:
+            for epoch in range(num_epochs):
+                for x, y in train_loader:
+                    loss, acc = self._train_step(*self._to_device(x, y))
+                    self.global_step += 1
+                    h = self.history
+                    h["step"].append(self.global_step)
+                    h["train_loss"].append(loss)
+                    h["train_acc"].append(acc)
+                    if not math.isfinite(loss):
+                        lr = self.optimizer.param_groups[0].get("lr")
+                        raise TrainingDiverged(
+                            f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
+                            f"Training stopped: try a lower learning rate (it is {lr}).")
+                    if eval_steps and dev_loader is not None and self.global_step % eval_steps == 0:
+                        self._eval_and_save(dev_loader, save_path)
+                    bar.update(1)
+                    if self.global_step % log_steps == 0:
+                        bar.set_postfix(loss=f"{loss:.4f}")
+                        if live_plot is not None:
+                            live_plot.update(self.history)
+                    if self.stop_requested or (max_steps is not None and bar.n >= total):
+                        break
+                self.history["epoch_end"].append(self.global_step)
+                if not eval_steps and dev_loader is not None:
+                    self._eval_and_save(dev_loader, save_path)
+                if self.stop_requested or (max_steps is not None and bar.n >= total):
+                    break
+        finally:
+            bar.close()
+            self.train_seconds += time.perf_counter() - start
+        if live_plot is not None:
+            live_plot.update(self.history)
+        return self.history
+
+    def _train_step(self, x: Tensor, y: Tensor) -> tuple[float, float]:
+        self.model.train()
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        with torch.no_grad():
+            acc = (logits.argmax(1) == y).float().mean().item()
+        return loss.item(), acc
+
+    def _eval_and_save(self, dev_loader: Iterable, save_path: str | Path | None) -> None:
+        score, loss = self.evaluate(dev_loader)
+        self.history["dev_step"].append(self.global_step)
+        self.history["dev_loss"].append(loss)
+        self.history["dev_acc"].append(score)
+        if score > self.best_score:
+            self.best_score = score
+            if save_path is not None:
+                save_checkpoint(self.model, save_path,
+                                meta={"step": self.global_step, "dev_score": score})
+
+    @torch.inference_mode()
+    def evaluate(self, loader: Iterable) -> tuple[float, float]:
+        """Score (the metric) and mean loss over a loader, in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        self.metric.reset()
+        total_loss, count = 0.0, 0
+        for x, y in loader:
+            x, y = self._to_device(x, y)
+            logits = self.model(x)
+            total_loss += self.loss_fn(logits, y).item() * len(y)
+            count += len(y)
+            self.metric.update(logits, y)
+        self.model.train(was_training)
+        if count == 0:
+            raise ValueError("the loader yielded no batches")
+        return self.metric.accumulate(), total_loss / count
+
+    @torch.inference_mode()
+    def predict(self, x: Tensor) -> Tensor:
+        """Logits for a batch (N, C, H, W), in eval mode."""
+        was_training = self.model.training
+        self.model.eval()
+        logits = self.model(x.to(self.device))
+        self.model.train(was_training)
+        return logits
+
+    def save_model(self, path: str | Path) -> Path:
+        return save_checkpoint(self.model, path, meta={"step": self.global_step})
+
+    def load_model(self, path: str | Path) -> None:
+        """Load weights saved by `train(save_path=...)` or `save_model`."""
+        payload = load_checkpoint(path)
+        try:
+            self.model.load_state_dict(payload["model"])
+        except RuntimeError as err:
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise CheckpointError(f"{path} does not fit this model: {first}. It was saved from "
+                                  f"{payload.get('model_args')}") from None
