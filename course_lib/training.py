@@ -128,7 +128,7 @@ class Runner:
             total = min(total, max_steps)
         self.stop_requested = False
         bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True)
-        start = time.perf_counter()
+        start, done = time.perf_counter(), 0
         try:
             for epoch in range(num_epochs):
                 for x, y in train_loader:
@@ -146,16 +146,17 @@ class Runner:
                     if eval_steps and dev_loader is not None and self.global_step % eval_steps == 0:
                         self._eval_and_save(dev_loader, save_path)
                     bar.update(1)
+                    done += 1
                     if self.global_step % log_steps == 0:
                         bar.set_postfix(loss=f"{loss:.4f}")
                         if live_plot is not None:
                             live_plot.update(self.history)
-                    if self.stop_requested or (max_steps is not None and bar.n >= total):
+                    if self.stop_requested or done >= total:
                         break
                 self.history["epoch_end"].append(self.global_step)
                 if not eval_steps and dev_loader is not None:
                     self._eval_and_save(dev_loader, save_path)
-                if self.stop_requested or (max_steps is not None and bar.n >= total):
+                if self.stop_requested or done >= total:
                     break
         finally:
             bar.close()

@@ -1,0 +1,83 @@
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from course_lib import checks
+from course_lib.models import ResBlock
+
+
+def test_not_attempted_is_reported_not_failed(capsys):
+    def stub(*args):
+        raise NotImplementedError
+    assert checks.check_output_size(stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_chain_gradient():
+    assert checks.check_chain_gradient(lambda w, n, res: (1 + w) ** n if res else w ** n)
+    with pytest.raises(checks.CheckFailed, match="1 \\+ w"):
+        checks.check_chain_gradient(lambda w, n, res: w ** n)
+
+
+def test_resblock_check():
+    assert checks.check_resblock(ResBlock)
+
+    class NoSkip(ResBlock):
+        def forward(self, x):
+            return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+
+    class ReluBeforeAdd(ResBlock):
+        def forward(self, x):
+            y = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+            return y + self.shortcut(x)
+
+    with pytest.raises(checks.CheckFailed, match="input x added back"):
+        checks.check_resblock(NoSkip)
+    with pytest.raises(checks.CheckFailed, match="ReLU"):
+        checks.check_resblock(ReluBeforeAdd)
+
+
+def test_output_size():
+    assert checks.check_output_size(lambda n, k, p, s: (n - k + 2 * p) // s + 1)
+    with pytest.raises(checks.CheckFailed, match="round down"):
+        checks.check_output_size(lambda n, k, p, s: (n - k + 2 * p) / s + 1)
+    with pytest.raises(checks.CheckFailed, match="2p"):
+        checks.check_output_size(lambda n, k, p, s: (n - k + p) // s + 1)
+
+
+def test_param_count():
+    def right(block, c, w):
+        return 2 * 9 * c * w if block == "basic" else c * w + 9 * w * w + w * 4 * w
+
+    def wrong(block, c, w):
+        return 2 * 9 * c * w if block == "basic" else c * w + 9 * w * w + w * c // 4
+    assert checks.check_param_count(right)
+    with pytest.raises(checks.CheckFailed, match="expands to 4·width"):
+        checks.check_param_count(wrong)
+
+
+def test_batchnorm():
+    def right(x, eps):
+        mean = x.mean(dim=(0, 2, 3), keepdim=True)
+        var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
+        return (x - mean) / torch.sqrt(var + eps)
+
+    def per_sample(x, eps):
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        var = x.var(dim=(2, 3), keepdim=True, unbiased=False)
+        return (x - mean) / torch.sqrt(var + eps)
+    assert checks.check_batchnorm(right)
+    with pytest.raises(checks.CheckFailed, match="dims \\(0, 2, 3\\)"):
+        checks.check_batchnorm(per_sample)
+
+
+def test_stage():
+    def right(c_in, c_out, n, stride):
+        return nn.Sequential(ResBlock(c_in, c_out, stride), *[ResBlock(c_out, c_out) for _ in range(n - 1)])
+
+    def all_strided(c_in, c_out, n, stride):
+        return nn.Sequential(ResBlock(c_in, c_out, stride), *[ResBlock(c_out, c_out, stride) for _ in range(n - 1)])
+    assert checks.check_stage(right)
+    with pytest.raises(checks.CheckFailed):
+        checks.check_stage(all_strided)

@@ -1,0 +1,124 @@
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from course_lib import Accuracy, Runner, seed_everything
+from course_lib.data import TensorLoader, load_mnist
+from course_lib.metrics import confusion_matrix
+from course_lib.models import cifar_resnet, resnet18
+from course_lib.training import (CheckpointError, TrainingDiverged, load_checkpoint,
+                                 model_from_checkpoint, save_checkpoint)
+
+
+def _setup(seed=0, lr=0.05, depth=8):
+    seed_everything(seed)
+    model = cifar_resnet(depth)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    return Runner(model, opt, nn.CrossEntropyLoss(), Accuracy(), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return load_mnist(256, 64, 64, size=16)
+
+
+def test_train_learns_saves_best_and_reloads(splits, tmp_path):
+    runner = _setup()
+    path = tmp_path / "best.pt"
+    h = runner.train(splits.train.loader(32, shuffle=True), splits.dev.loader(64), num_epochs=3,
+                     log_steps=4, eval_steps=8, save_path=path, progress=False)
+    assert len(h["step"]) == 24 and h["dev_step"] == [8, 16, 24] and h["epoch_end"] == [8, 16, 24]
+    assert sum(h["train_loss"][-4:]) < sum(h["train_loss"][:4])
+    assert path.exists() and not list(tmp_path.glob("*.tmp"))
+    meta = load_checkpoint(path)["meta"]
+    assert meta["dev_score"] == max(h["dev_acc"])
+    fresh = _setup(seed=1)
+    fresh.load_model(path)
+    assert fresh.evaluate(splits.dev.loader(64))[0] == pytest.approx(max(h["dev_acc"]))
+    rebuilt = model_from_checkpoint(path)
+    assert rebuilt.model_args == runner.model.model_args
+
+
+def test_cpu_runs_repeat_exactly(splits):
+    losses = []
+    for _ in range(2):
+        r = _setup(seed=5)
+        r.train(splits.train.loader(32, shuffle=True, seed=2), num_epochs=1, progress=False, max_steps=5)
+        losses.append(r.history["train_loss"])
+    assert losses[0] == losses[1]
+
+
+def test_eval_at_epoch_end_when_no_eval_steps(splits):
+    r = _setup()
+    h = r.train(splits.train.loader(128), splits.dev.loader(64), num_epochs=2, progress=False)
+    assert h["dev_step"] == [2, 4]
+
+
+def test_nan_loss_stops_with_advice(splits):
+    r = _setup(lr=1e6)
+    with pytest.raises(TrainingDiverged, match="lower learning rate"):
+        r.train(splits.train.loader(32), num_epochs=5, progress=False)
+
+
+def test_stop_requested_and_max_steps(splits):
+    r = _setup()
+
+    class Stopper:
+        def update(self, history):
+            r.stop_requested = True
+    h = r.train(splits.train.loader(16), num_epochs=2, log_steps=3, progress=False, live_plot=Stopper())
+    assert len(h["step"]) == 3
+    r2 = _setup()
+    assert len(r2.train(splits.train.loader(16), num_epochs=5, progress=False, max_steps=7)["step"]) == 7
+
+
+def test_predict_and_evaluate(splits):
+    r = _setup()
+    logits = r.predict(splits.test.x[:5])
+    assert logits.shape == (5, 10) and r.model.training
+    score, loss = r.evaluate(splits.test.loader(32))
+    assert 0 <= score <= 1 and math.isfinite(loss)
+    with pytest.raises(ValueError, match="no batches"):
+        r.evaluate([])
+
+
+def test_bad_arguments(splits):
+    r = _setup()
+    with pytest.raises(ValueError, match="num_epochs"):
+        r.train(splits.train.loader(32), num_epochs=0)
+    with pytest.raises(ValueError, match="log_steps"):
+        r.train(splits.train.loader(32), log_steps=0)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage" * 10)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(bad)
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a course checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+    path = save_checkpoint(cifar_resnet(8), tmp_path / "c8.pt")
+    r = Runner(resnet18(1, 10), torch.optim.SGD(resnet18(1, 10).parameters(), lr=0.1),
+               nn.CrossEntropyLoss(), Accuracy(), device="cpu")
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        r.load_model(path)
+    save_checkpoint(nn.Linear(2, 2), tmp_path / "lin.pt")
+    with pytest.raises(CheckpointError, match="does not record"):
+        model_from_checkpoint(tmp_path / "lin.pt")
+
+
+def test_accuracy_and_confusion():
+    acc = Accuracy()
+    assert acc.accumulate() == 0.0
+    assert acc.update(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1])) == 0.5
+    acc.update(torch.tensor([1, 1]), torch.tensor([1, 1]))
+    assert acc.accumulate() == 0.75 and "3/4" in repr(acc)
+    with pytest.raises(ValueError, match="do not match"):
+        acc.update(torch.zeros(3), torch.zeros(2))
+    cm = confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2)
+    assert cm.tolist() == [[1, 1], [0, 1]]
