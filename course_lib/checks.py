@@ -19,15 +19,14 @@ class CheckFailed(AssertionError):
 def _exercise(name: str):
     def wrap(check: Callable) -> Callable:
         @functools.wraps(check)
-        def run(answer) -> bool:
+        def run(answer) -> None:
             try:
                 check(answer)
             except NotImplementedError:
                 print(f"{name}: not attempted yet. Replace `raise NotImplementedError` with your "
                       "code and run the cell again (solutions: notebooks/solutions.ipynb).")
-                return False
+                return
             print(f"{name} passed")
-            return True
         return run
     return wrap
 

@@ -29,14 +29,13 @@ def pick(full: T, fast: T) -> T:
     return fast if is_fast() else full
 
 
-def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and PyTorch so that CPU runs repeat exactly. Returns the seed."""
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch so that CPU runs repeat exactly."""
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    return seed
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:

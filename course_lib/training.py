@@ -98,6 +98,7 @@ class Runner:
         self.history: dict[str, list] = {k: [] for k in (
             "step", "train_loss", "train_acc", "dev_step", "dev_loss", "dev_acc", "epoch_end")}
         self.best_score = -math.inf
+        self.best_state: dict[str, Tensor] | None = None   # the best dev model, kept in memory
         self.global_step = 0
         self.stop_requested = False        # set from a widget's stop button to end training early
         self.train_seconds = 0.0
@@ -183,9 +184,16 @@ class Runner:
         self.history["dev_acc"].append(score)
         if score > self.best_score:
             self.best_score = score
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             if save_path is not None:
                 save_checkpoint(self.model, save_path,
                                 meta={"step": self.global_step, "dev_score": score})
+
+    def restore_best(self) -> None:
+        """Load the best dev model seen during training back into `self.model`."""
+        if self.best_state is None:
+            raise RuntimeError("no dev evaluation has run yet: pass dev_loader to train()")
+        self.model.load_state_dict(self.best_state)
 
     @torch.inference_mode()
     def evaluate(self, loader: Iterable) -> tuple[float, float]:

@@ -1,0 +1,103 @@
+"""Look inside a network: per-layer gradient norms, activation statistics, shapes.
+
+Pure functions on a model and a batch; the notebooks and the depth explorer plot their output.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Convolutions and linear layers in forward order, excluding 1×1 projection shortcuts."""
+    return [(name, m) for name, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and ".shortcut" not in name]
+
+
+def gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[list[str], list[float]]:
+    """L2 norm of the loss gradient w.r.t. each weighted layer's weight, in forward order.
+
+    One forward and backward pass of cross-entropy on (x, y), in train mode (BatchNorm uses
+    batch statistics, as during training). The model's gradients are cleared afterwards.
+    """
+    was_training = model.training
+    model.train()
+    model.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y).backward()
+    layers = weighted_layers(model)
+    norms = [m.weight.grad.norm().item() for _, m in layers]
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return [name for name, _ in layers], norms
+
+
+@torch.no_grad()
+def activation_stats(model: nn.Module, x: Tensor) -> dict[str, list]:
+    """Mean and standard deviation of every block's output (and the stem's), in forward order."""
+    from .models import Bottleneck, ResBlock
+
+    names, means, stds, hooks = [], [], [], []
+
+    def record(name):
+        def hook(module, inputs, output):
+            names.append(name)
+            means.append(output.mean().item())
+            stds.append(output.std().item())
+        return hook
+
+    for name, m in model.named_modules():
+        if isinstance(m, (ResBlock, Bottleneck)) or name == "stem":
+            hooks.append(m.register_forward_hook(record(name)))
+    was_training = model.training
+    model.train()            # BatchNorm in train mode: what the first training step sees
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return {"name": names, "mean": means, "std": stds}
+
+
+@torch.no_grad()
+def trace_shapes(model: nn.Module, input_size: Sequence[int], batch_size: int = 1,
+                 depth: int = 1) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(module name, type, output shape) of each module `depth` levels deep, via forward hooks."""
+    rows, hooks = [], []
+    for name, m in model.named_modules():
+        if name and name.count(".") == depth - 1:
+            hooks.append(m.register_forward_hook(
+                lambda mod, i, o, name=name: rows.append((name, type(mod).__name__, tuple(o.shape)))))
+    was_training = model.training
+    model.eval()
+    try:
+        model(torch.zeros(batch_size, *input_size, device=next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def format_table(rows: Sequence[Sequence], headers: Sequence[str]) -> str:
+    """A plain-text table with aligned columns (numbers with thousands separators)."""
+    def fmt(v):
+        if isinstance(v, bool):
+            return str(v)
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) if c[:1].isdigit() or c[:1] == "-" else c.ljust(w)
+                      for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(out)

@@ -1,0 +1,305 @@
+"""The course's experiments, as functions and as a command line.
+
+    python -m course_lib.experiments plain-vs-residual [--fast] [--seeds N] [--out results.json]
+    python -m course_lib.experiments seed-setting      [--fast] [--seeds N] [--out results.json]
+    python -m course_lib.experiments degradation       [--depths 8 14 20 ...] [--fast] [--out ...]
+
+Every comparison is controlled: both arms get the same hyperparameters, the same
+initialisation seed and the same data order; only `use_residual` differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from .config import get_device, is_fast, pick, seed_everything
+from .data import load_mnist
+from .metrics import Accuracy, confusion_matrix
+from .models import cifar_resnet, resnet18
+from .training import Runner
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
+ARMS = ("plain", "residual")
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters shared by both arms of a comparison."""
+
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    num_epochs: int = 5
+    eval_steps: int = 25
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    values = list(values)
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def train_arm(model: nn.Module, data, cfg: TrainConfig, seed: int, save_path: str | Path | None = None,
+              progress: bool = True, live_plot=None, device=None, max_steps: int | None = None) -> dict:
+    """Train one model with `cfg` on `data` (an MNISTSplits); evaluate the best dev model on test.
+
+    The data order depends only on `seed`, so two arms with the same seed see the same batches.
+    """
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
+    runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy(), device=device)
+    start = time.perf_counter()
+    train_loader = data.train.loader(cfg.batch_size, shuffle=True, seed=seed)
+    dev_loader = data.dev.loader(512)
+    runner.train(train_loader, dev_loader, num_epochs=cfg.num_epochs, log_steps=10,
+                 eval_steps=cfg.eval_steps, save_path=save_path, progress=progress,
+                 live_plot=live_plot, max_steps=max_steps)
+    runner.restore_best()
+    test_acc, test_loss = runner.evaluate(data.test.loader(512))
+    logits = runner.predict(data.test.x)
+    return {"history": runner.history, "test_acc": test_acc, "test_loss": test_loss,
+            "best_dev_acc": max(runner.history["dev_acc"]) if runner.history["dev_acc"] else None,
+            "seconds": time.perf_counter() - start,
+            "test_pred": logits.argmax(1).cpu().tolist(), "runner": runner}
+
+
+def _meta(argv: Sequence[str] | None) -> dict:
+    cmd = "python -m course_lib.experiments " + " ".join(shlex.quote(a) for a in (argv or []))
+    return {"command": cmd.strip(), "fast": is_fast(), "torch": torch.__version__,
+            "device": str(get_device()), "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
+
+
+def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | None = None,
+                      sizes: tuple[int, int, int] | None = None, progress: bool = True,
+                      live_plot=None, keep_models: bool = False) -> dict:
+    """ResNet-18 (ImageNet stem, 1×32×32 input) with and without residual connections.
+
+    Defaults: 3 seeds, 5 epochs, SGD lr 0.01 momentum 0.9, batch 64, the 8,000/1,000/1,000
+    split. Fast mode: 1 seed, 1 epoch, the 1,000/200/200 split.
+    """
+    seeds = list(seeds) if seeds is not None else list(range(pick(3, 1)))
+    cfg = cfg or TrainConfig(num_epochs=pick(5, 1), eval_steps=pick(25, 8))
+    runs, models = [], {}
+    for seed in seeds:
+        data = load_mnist(*(sizes or (None, None, None)), seed=seed)
+        for arm in ARMS:
+            seed_everything(seed)                           # same initialisation seed per arm
+            model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
+            result = train_arm(model, data, cfg, seed, progress=progress, live_plot=live_plot)
+            runner = result.pop("runner")
+            if keep_models:
+                models[(arm, seed)] = runner.model
+            runs.append({"arm": arm, "seed": seed, **result,
+                         "test_labels": data.test.y.tolist(),
+                         "confusion": confusion_matrix(torch.tensor(result["test_pred"]), data.test.y, 10).tolist()})
+    out = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds,
+           "sizes": list(data.sizes()), "runs": runs, "summary": summarize(runs)}
+    if keep_models:
+        out["models"] = models
+    return out
+
+
+def summarize(runs: Sequence[dict]) -> dict:
+    """Mean ± std of test accuracy per arm, and of the paired (same-seed) gap."""
+    summary = {}
+    for arm in ARMS:
+        accs = [r["test_acc"] for r in runs if r["arm"] == arm]
+        if accs:
+            mean, std = _mean_std(accs)
+            summary[arm] = {"test_acc_mean": mean, "test_acc_std": std, "n": len(accs),
+                            "seconds_mean": statistics.fmean(r["seconds"] for r in runs if r["arm"] == arm)}
+    by_seed = {}
+    for r in runs:
+        by_seed.setdefault(r["seed"], {})[r["arm"]] = r["test_acc"]
+    gaps = [d["residual"] - d["plain"] for d in by_seed.values() if len(d) == 2]
+    if gaps:
+        mean, std = _mean_std(gaps)
+        summary["gap"] = {"mean": mean, "std": std, "n": len(gaps)}
+    return summary
+
+
+# The seed course's own setting (NNDL practice book, ResNet-18 on MNIST): 1,000/200/200 images,
+# 5 epochs, plain SGD (no momentum); the plain net with lr 0.005 and batch 64, the residual
+# net with lr 0.01 and batch 128. Published test accuracies: plain 0.81, residual 0.88.
+SEED_SETTINGS = {
+    "plain": TrainConfig(lr=0.005, momentum=0.0, batch_size=64, num_epochs=5, eval_steps=15),
+    "residual": TrainConfig(lr=0.01, momentum=0.0, batch_size=128, num_epochs=5, eval_steps=8),
+}
+SEED_PUBLISHED = {"plain": 0.81, "residual": 0.88}
+
+
+def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> dict:
+    """Reproduce the seed course's confounded comparison, then remove the confound.
+
+    Three designs, each over the same seeds:
+      "seed (confounded)": each arm with its own lr and batch size, as published;
+      "controlled, lr 0.01 batch 128": both arms with the residual arm's settings;
+      "controlled, lr 0.005 batch 64": both arms with the plain arm's settings.
+    """
+    seeds = list(seeds) if seeds is not None else list(range(pick(5, 2)))
+    designs = {
+        "seed (confounded)": SEED_SETTINGS,
+        "controlled, lr 0.01 batch 128": {a: SEED_SETTINGS["residual"] for a in ARMS},
+        "controlled, lr 0.005 batch 64": {a: SEED_SETTINGS["plain"] for a in ARMS},
+    }
+    epochs = pick(5, 2)
+    out = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}
+    for name, arms in designs.items():
+        runs = []
+        for seed in seeds:
+            data = load_mnist(1000, 200, 200, seed=seed)
+            for arm in ARMS:
+                cfg = TrainConfig(**{**asdict(arms[arm]), "num_epochs": epochs})
+                seed_everything(seed)
+                model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
+                result = train_arm(model, data, cfg, seed, progress=progress)
+                result.pop("runner")
+                runs.append({"arm": arm, "seed": seed, "test_acc": result["test_acc"],
+                             "seconds": result["seconds"], "config": asdict(cfg)})
+        out["designs"][name] = {"runs": runs, "summary": summarize(runs)}
+    return out
+
+
+DEPTHS = (8, 14, 20, 32, 44, 56)
+
+
+def degradation(depths: Sequence[int] = DEPTHS, seed: int = 0, cfg: TrainConfig | None = None,
+                size: int = 16, num_train: int | None = None, progress: bool = True,
+                use_bn: bool = True) -> dict:
+    """Train plain and residual `cifar_resnet` at each depth with identical settings.
+
+    Images are 16×16 (the size of the USPS digits) so that the whole sweep fits a CPU;
+    the question is optimisation (training error), not test accuracy.
+    Defaults: SGD lr 0.05, momentum 0.9, weight decay 1e-4, batch 128, 6 epochs of 8,000 images.
+    Fast mode: depths as given, 1 epoch of 512 images.
+    """
+    cfg = cfg or TrainConfig(lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=128,
+                             num_epochs=pick(6, 1), eval_steps=0)
+    num_train = num_train or pick(8000, 512)
+    data = load_mnist(num_train, pick(1000, 128), pick(1000, 128), seed=seed, size=size)
+    runs = []
+    for depth in depths:
+        for arm in ARMS:
+            seed_everything(seed)
+            model = cifar_resnet(depth, use_residual=arm == "residual", use_bn=use_bn)
+            result = train_arm(model, data, cfg, seed, progress=progress)
+            result.pop("runner")
+            result.pop("test_pred")
+            h = result["history"]
+            runs.append({"depth": depth, "arm": arm, "step": h["step"], "train_loss": h["train_loss"],
+                         "train_acc": h["train_acc"], "final_train_loss": final_smoothed(h["train_loss"]),
+                         "final_train_error": 1 - final_smoothed(h["train_acc"]),
+                         "test_acc": result["test_acc"], "seconds": result["seconds"]})
+    return {"experiment": "degradation", "config": asdict(cfg), "size": size, "num_train": num_train,
+            "depths": list(depths), "seed": seed, "use_bn": use_bn, "runs": runs}
+
+
+def final_smoothed(values: Sequence[float], fraction: float = 0.1) -> float:
+    """Mean over the last `fraction` of the values (at least one): a smoothed final value."""
+    n = max(1, int(len(values) * fraction))
+    return statistics.fmean(values[-n:])
+
+
+def save_results(results: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in results.items() if k != "models"}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(clean, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(name_or_path: str | Path) -> dict:
+    """Load a results JSON by path, or by name from `data/results/` (e.g. "plain_vs_residual")."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = RESULTS_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file at {path}; produce it with "
+                                f"`python -m course_lib.experiments ...` (see data/results/README.md)")
+    return json.loads(path.read_text())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="experiment", required=True)
+    for name in ("plain-vs-residual", "seed-setting", "degradation"):
+        p = sub.add_parser(name)
+        p.add_argument("--fast", action="store_true", help="tiny run that checks the code path (COURSE_FAST=1)")
+        p.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
+        if name == "degradation":
+            p.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
+            p.add_argument("--no-bn", action="store_true", help="train without BatchNorm")
+        else:
+            p.add_argument("--seeds", type=int, default=None, help="number of seeds (0, 1, ...)")
+    args = parser.parse_args(argv)
+    if args.fast:
+        os.environ["COURSE_FAST"] = "1"
+    start = time.perf_counter()
+    if args.experiment == "plain-vs-residual":
+        seeds = range(args.seeds) if args.seeds else None
+        results = plain_vs_residual(seeds)
+        for arm, s in results["summary"].items():
+            if arm in ARMS:
+                print(f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})")
+        g = results["summary"]["gap"]
+        print(f"gap (residual - plain, same seed): {g['mean']:+.4f} ± {g['std']:.4f}")
+    elif args.experiment == "seed-setting":
+        results = seed_setting(range(args.seeds) if args.seeds else None)
+        for design, d in results["designs"].items():
+            s = d["summary"]
+            print(f"{design:32s} plain {s['plain']['test_acc_mean']:.3f}  "
+                  f"residual {s['residual']['test_acc_mean']:.3f}  gap {s['gap']['mean']:+.3f}")
+    else:
+        for depth in args.depths:
+            if depth < 8 or (depth - 2) % 6:
+                parser.error(f"--depths: {depth} is not 6n+2 (8, 14, 20, 32, 44, 56, 110)")
+        results = degradation(args.depths, use_bn=not args.no_bn)
+        for r in results["runs"]:
+            print(f"depth {r['depth']:3d} {r['arm']:9s} final train loss {r['final_train_loss']:.4f} "
+                  f"train error {r['final_train_error']:.4f} ({r['seconds']:.0f} s)")
+    results["meta"] = {**_meta(argv), "seconds": time.perf_counter() - start}
+    if args.out:
+        print("wrote", save_results(results, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr: float = 0.05,
+              batch_size: int = 64, size: int = 16, progress: bool = True, live_plot=None,
+              runner_hook=None) -> dict:
+    """A short training run for demonstrations: `num_steps` SGD steps on MNIST at `size`×`size`.
+
+    Defaults: 150 steps (fast mode: 20) with lr 0.05 and momentum 0.9. Returns the history.
+    `runner_hook(runner)` is called before training starts (the depth explorer uses it to wire
+    its stop button to `runner.stop_requested`).
+    """
+    num_steps = num_steps or pick(150, 20)
+    data = load_mnist(pick(4000, 1000), 64, 64, seed=seed, size=size)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())
+    if runner_hook is not None:
+        runner_hook(runner)
+    loader = data.train.loader(batch_size, shuffle=True, seed=seed)
+    epochs = -(-num_steps // len(loader))
+    return runner.train(loader, num_epochs=epochs, log_steps=10, progress=progress,
+                        live_plot=live_plot, max_steps=num_steps)
