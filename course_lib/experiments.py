@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 from .config import get_device, is_fast, pick, seed_everything
-from .data import load_mnist
+from .data import TensorLoader, load_mnist
 from .metrics import Accuracy, confusion_matrix
 from .models import cifar_resnet, resnet18
 from .training import Runner
@@ -303,3 +303,77 @@ def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr:
     epochs = -(-num_steps // len(loader))
     return runner.train(loader, num_epochs=epochs, log_steps=10, progress=progress,
                         live_plot=live_plot, max_steps=num_steps)
+
+
+TRANSFER_METHODS = ("frozen features + new head", "full fine-tuning", "from scratch")
+
+
+def _few_shot(split, shots: int, num_classes: int, seed: int):
+    """`shots` examples of each class from a Split, chosen with a seed."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.cat([torch.nonzero(split.y == c).flatten()[torch.randperm(int((split.y == c).sum()), generator=g)[:shots]]
+                     for c in range(num_classes)])
+    return split.x[idx], split.y[idx]
+
+
+def pretrain_source(seed: int = 0, depth: int = 20, size: int = 16, num_epochs: int | None = None,
+                    progress: bool = True) -> tuple[nn.Module, float]:
+    """Pretrain `cifar_resnet(depth)` on digits 0–4; returns the model and its test accuracy."""
+    data = load_mnist(pick(4000, 800), 200, 500, seed=seed, size=size, classes=range(5))
+    seed_everything(seed)
+    model = cifar_resnet(depth, num_classes=5)
+    cfg = TrainConfig(lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=64,
+                      num_epochs=num_epochs or pick(4, 1), eval_steps=0)
+    result = train_arm(model, data, cfg, seed, progress=progress)
+    return result["runner"].model, result["test_acc"]
+
+
+def transfer(shots: Sequence[int] = (10, 50), seeds: Sequence[int] | None = None, depth: int = 20,
+             size: int = 16, steps: int | None = None, progress: bool = False) -> dict:
+    """Pretrain on digits 0–4, then learn digits 5–9 from `shots` labelled examples per class.
+
+    Three methods, each with the same few examples, steps and seed:
+      frozen features + new head: only a new `fc` trains, on the pretrained features;
+      full fine-tuning: every layer trains, starting from the pretrained weights (smaller lr);
+      from scratch: the same architecture, randomly initialised.
+    Tested on 1,000 images of digits 5–9 (fast mode: 200).
+    """
+    import copy
+
+    seeds = list(seeds) if seeds is not None else list(range(pick(3, 1)))
+    steps = steps or pick(150, 15)
+    source, source_acc = pretrain_source(seed=0, depth=depth, size=size, progress=progress)
+    target = load_mnist(pick(3000, 600), 10, pick(1000, 200), seed=1, size=size, classes=range(5, 10))
+    test_loader = target.test.loader(512)
+    rows = []
+    source_feats_test = _features(source, target.test.x)
+    for shot in shots:
+        for seed in seeds:
+            x, y = _few_shot(target.train, shot, 5, seed)
+            for method in TRANSFER_METHODS:
+                seed_everything(seed)
+                if method.startswith("frozen"):
+                    # The pretrained network is a fixed feature extractor: only a new head trains.
+                    model = nn.Linear(source.num_features, 5)
+                    train_x, test_loader = _features(source, x), TensorLoader(source_feats_test, target.test.y, 512)
+                else:
+                    model = cifar_resnet(depth, num_classes=5) if method == "from scratch" else copy.deepcopy(source)
+                    model.fc = nn.Linear(model.fc.in_features, 5)      # a new head for the new classes
+                    train_x, test_loader = x, target.test.loader(512)
+                lr = 0.01 if method == "full fine-tuning" else 0.05   # fine-tuning: gentler steps
+                opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
+                runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())
+                loader = TensorLoader(train_x, y, batch_size=32, shuffle=True, seed=seed)
+                runner.train(loader, num_epochs=-(-steps // len(loader)), max_steps=steps, progress=False)
+                acc, _ = runner.evaluate(test_loader)
+                rows.append({"shots": shot, "seed": seed, "method": method, "test_acc": acc,
+                             "trainable_params": sum(p.numel() for p in model.parameters())})
+    return {"experiment": "transfer", "source_test_acc": source_acc, "shots": list(shots), "seeds": seeds,
+            "steps": steps, "depth": depth, "size": size, "rows": rows}
+
+
+@torch.no_grad()
+def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Pooled features (N, C) of a course ResNet, in eval mode (frozen BN statistics)."""
+    model.eval()
+    return torch.flatten(model.avgpool(model.forward_features(x)), 1)

@@ -137,3 +137,60 @@ class LiveCurve:
             self.handle = display(Image(png), display_id=True)
         elif self.handle is not None:
             self.handle.update(Image(png))
+
+
+def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
+    """Loss and accuracy of several seeds per arm: the mean as a line, ± one std as a band.
+
+    `runs` are dicts with "arm" and "history" (as written by `course_lib.experiments`).
+    Train curves are smoothed per seed before averaging; dev curves are shown as markers.
+    """
+    colors = colors or {"plain": "C3", "residual": "C2"}
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for arm in dict.fromkeys(r["arm"] for r in runs):
+        hs = [r["history"] for r in runs if r["arm"] == arm]
+        n = min(len(h["step"]) for h in hs)
+        steps = np.asarray(hs[0]["step"][:n])
+        for ax, key, dev_key in ((axes[0], "train_loss", "dev_loss"), (axes[1], "train_acc", "dev_acc")):
+            curves = np.stack([smooth(h[key][:n], window) for h in hs])
+            mean, std = curves.mean(0), curves.std(0)
+            c = colors.get(arm, None)
+            ax.plot(steps, mean, color=c, label=f"{arm} train (n={len(hs)})")
+            ax.fill_between(steps, mean - std, mean + std, color=c, alpha=0.2)
+            m = min(len(h["dev_step"]) for h in hs)
+            if m:
+                dev = np.stack([h[dev_key][:m] for h in hs])
+                ax.errorbar(hs[0]["dev_step"][:m], dev.mean(0), yerr=dev.std(0), fmt="o--", ms=3,
+                            color=c, alpha=0.8, label=f"{arm} dev")
+    axes[0].set(xlabel="step", ylabel="loss", title="loss (mean ± std over seeds)", yscale="log")
+    axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy (mean ± std over seeds)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def plot_degradation(sweep: dict, window: int = 20, metric: str = "train_acc", axes=None):
+    """He et al. Fig. 6 style: training error against step, one line per depth, plain nets on the
+    left and residual nets on the right, on the same axes limits."""
+    runs = sweep["runs"]
+    depths = sorted({r["depth"] for r in runs})
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    cmap = plt.get_cmap("viridis")
+    for ax, arm in zip(axes, ("plain", "residual")):
+        for i, depth in enumerate(depths):
+            run = next((r for r in runs if r["arm"] == arm and r["depth"] == depth), None)
+            if run is None:
+                continue
+            values = [1 - a for a in run[metric]] if metric == "train_acc" else run[metric]
+            ax.plot(run["step"], smooth(values, window), color=cmap(i / max(len(depths) - 1, 1)),
+                    label=f"{arm}-{depth}")
+        ax.set(xlabel="iteration", title=f"{arm} networks", yscale="log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("training error (smoothed)" if metric == "train_acc" else f"{metric} (smoothed)")
+    axes[0].figure.tight_layout()
+    return axes

@@ -130,3 +130,247 @@ def param_count_explorer(channels: int = 256, expansion: int = 4, block: str = "
     box = w.VBox([ch, ex, kind, readout])
     box.controls, box.readout = {"channels": ch, "expansion": ex, "block": kind}, readout
     return box
+
+
+# ----------------------------------------------------------------- 08: the depth explorer
+DEPTH_OPTIONS = (8, 14, 20, 32, 44, 56, 110)
+EXPLORER_SIZE = 16              # the sweep's image size (USPS-like 16×16 digits)
+SECONDS_PER_IMAGE_LAYER = 3.4e-5  # measured on a 2-core CPU at 16×16 (plain-56: ~530 img/s)
+WARN_SECONDS, REFUSE_SECONDS = 30, 90
+
+
+def check_depth(depth: int) -> int:
+    """Accept a depth of the CIFAR family within the explorer's range, or explain the rule."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6 or depth > 110:
+        raise ValueError(f"depth must be 6n+2 between 8 and 110 ({', '.join(map(str, DEPTH_OPTIONS))}, ...), "
+                         f"got {depth!r}")
+    return depth
+
+
+def estimate_train_seconds(depth: int, num_steps: int, batch_size: int = 64) -> float:
+    """Rough CPU time of a short run at 16×16, from a measured per-image, per-layer cost."""
+    return num_steps * batch_size * depth * SECONDS_PER_IMAGE_LAYER
+
+
+def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64) -> tuple[str, str]:
+    """("ok" | "warn" | "refuse", message) for a "train now" request."""
+    check_depth(depth)
+    est = estimate_train_seconds(depth, num_steps, batch_size)
+    if est > REFUSE_SECONDS:
+        return "refuse", (f"depth {depth} for {num_steps} steps would take about {est / 60:.0f} min on a "
+                          f"CPU; choose fewer steps (at most ~{int(REFUSE_SECONDS / (batch_size * depth * SECONDS_PER_IMAGE_LAYER))}) "
+                          "or a smaller depth, or run `python -m course_lib.experiments degradation`.")
+    if est > WARN_SECONDS:
+        return "warn", f"this run takes about {est:.0f} s on a CPU; the stop button ends it early."
+    return "ok", f"about {est:.0f} s"
+
+
+_PROFILE_CACHE: dict = {}
+
+
+def init_profile(depth: int, use_residual: bool, use_bn: bool = True, seed: int = 0,
+                 batch_size: int = 32) -> dict:
+    """Gradient norms per layer and activation statistics per block, at initialization, on a
+    fixed batch of 16×16 MNIST digits. Cached: moving the slider back is instant."""
+    from .analysis import activation_stats, gradient_norms
+    from .config import seed_everything
+    from .data import load_mnist
+    from .models import cifar_resnet
+
+    key = (check_depth(depth), bool(use_residual), bool(use_bn), seed, batch_size)
+    if key not in _PROFILE_CACHE:
+        data = load_mnist(batch_size, 8, 8, seed=seed, size=EXPLORER_SIZE)
+        x, y = data.train.x, data.train.y
+        seed_everything(seed)
+        model = cifar_resnet(depth, use_residual=use_residual, use_bn=use_bn)
+        names, norms = gradient_norms(model, x, y)
+        stats = activation_stats(model, x)
+        _PROFILE_CACHE[key] = {"layers": names, "grad_norm": norms, "block": stats["name"],
+                               "act_mean": stats["mean"], "act_std": stats["std"]}
+    return _PROFILE_CACHE[key]
+
+
+def sweep_curves(sweep: dict | None, depth: int, window: int = 20) -> dict[str, tuple[list, list]]:
+    """Smoothed training error against step for each arm at `depth`, from a degradation sweep."""
+    from .plotting import smooth
+
+    curves = {}
+    for run in (sweep or {}).get("runs", []):
+        if run["depth"] == depth:
+            err = [1 - a for a in run["train_acc"]]
+            curves[run["arm"]] = (run["step"], list(smooth(err, window)))
+    return curves
+
+
+def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | None = None):
+    """Three panels: gradient norms and activation spread at init (chosen net vs its twin), and
+    the committed training curves at this depth (plain vs residual)."""
+    me = init_profile(depth, use_residual, use_bn)
+    twin = init_profile(depth, not use_residual, use_bn)
+    name = lambda r: f"{'residual' if r else 'plain'}-{depth}"   # noqa: E731
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
+    axes[0].semilogy(me["grad_norm"], color="C0", lw=2, label=f"{name(use_residual)} (chosen)")
+    axes[0].semilogy(twin["grad_norm"], color="C1", ls="--", label=f"{name(not use_residual)} (twin)")
+    axes[0].set(xlabel="layer (input → output)", ylabel="‖∂loss/∂W‖",
+                title=f"gradient norms at init, {'with' if use_bn else 'no'} BN")
+    axes[1].semilogy(me["act_std"], "o-", color="C0", ms=3, label=name(use_residual))
+    axes[1].semilogy(twin["act_std"], "s--", color="C1", ms=3, label=name(not use_residual))
+    axes[1].set(xlabel="block (input → output)", ylabel="std of block output", title="activation spread at init")
+    curves = sweep_curves(sweep, depth) if (sweep and sweep.get("use_bn", True) == use_bn) else {}
+    if curves:
+        for arm, color in (("plain", "C3"), ("residual", "C2")):
+            if arm in curves:
+                axes[2].plot(*curves[arm], color=color, label=f"{arm}-{depth}")
+        axes[2].set(xlabel="step", ylabel="training error (smoothed)", title="committed sweep: training error",
+                    ylim=(0, None))
+    else:
+        have = sorted({r["depth"] for r in (sweep or {}).get("runs", [])})
+        why = ("the sweep was trained with BN" if sweep and sweep.get("use_bn", True) != use_bn
+               else f"depth {depth} is not in the committed sweep {have}")
+        axes[2].text(0.5, 0.5, f"no committed curves:\n{why}", ha="center", va="center",
+                     transform=axes[2].transAxes, fontsize=9)
+        axes[2].set(title="committed sweep: training error")
+        axes[2].set_xticks([]); axes[2].set_yticks([])
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict | None = None) -> str:
+    """One line of numbers for the chosen configuration and its twin."""
+    me, twin = init_profile(depth, use_residual, use_bn), init_profile(depth, not use_residual, use_bn)
+    ratio = lambda p: p["grad_norm"][0] / p["grad_norm"][-1]   # noqa: E731
+    kind = "residual" if use_residual else "plain"
+    text = (f"<b>{kind}-{depth}</b>, {'with' if use_bn else 'without'} BN: {depth} weighted layers; "
+            f"first/last-layer gradient ratio <b>{ratio(me):.3g}</b> (twin {ratio(twin):.3g})")
+    finals = {r["arm"]: r["final_train_error"] for r in (sweep or {}).get("runs", [])
+              if r["depth"] == depth and (sweep or {}).get("use_bn", True) == use_bn}
+    if finals:
+        text += "; sweep's final training error " + ", ".join(f"{a} {e:.1%}" for a, e in sorted(finals.items()))
+    return text
+
+
+class _ImageCurve:
+    """A LiveCurve that draws into an ipywidgets.Image (safe to update from a thread)."""
+
+    def __init__(self, image, title: str) -> None:
+        from .plotting import LiveCurve
+
+        self.image, self.curve = image, LiveCurve(title=title)
+
+    def update(self, history: dict) -> None:
+        self.image.value = figure_to_png(self.curve.render(history))
+
+
+def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = True,
+                   sweep: dict | str | None = "degradation"):
+    """The depth explorer: a depth slider (6n+2), residual and BatchNorm toggles, instant
+    at-initialization plots next to the twin, the committed sweep's curves, and "train now".
+
+    Returns the widget box; `box.controls`, `box.readout`, `box.figure`, `box.state` and
+    `box.train_now(blocking=True)` let tests drive it without a browser.
+    """
+    import threading
+
+    import ipywidgets as w
+
+    from .experiments import load_results, short_run
+    from .models import cifar_resnet
+    from .config import pick, seed_everything
+
+    check_depth(depth)
+    if isinstance(sweep, str):
+        try:
+            sweep = load_results(sweep)
+        except FileNotFoundError:
+            sweep = None
+    slider = w.SelectionSlider(options=list(DEPTH_OPTIONS), value=depth, description="depth",
+                               continuous_update=False, style={"description_width": "initial"})
+    residual = w.ToggleButton(value=use_residual, description="residual", icon="link",
+                              tooltip="switch the skip connections on or off")
+    bn = w.ToggleButton(value=use_bn, description="BatchNorm", tooltip="BatchNorm after every convolution")
+    steps = w.IntSlider(value=pick(150, 20), min=10, max=500, step=10, description="steps")
+    readout, figure = w.HTML(), w.Image(format="png", layout=w.Layout(width="100%"))
+    train_btn = w.Button(description="train now", icon="play", button_style="success")
+    stop_btn = w.Button(description="stop", icon="stop", button_style="danger", disabled=True)
+    progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="40%"))
+    train_msg, live = w.HTML(), w.Image(format="png")
+    state: dict = {}
+    box = w.VBox([w.HBox([slider, residual, bn]), readout, figure,
+                  w.HBox([steps, train_btn, stop_btn, progress]), train_msg, live])
+
+    def redraw(_=None):
+        d, r, b = slider.value, residual.value, bn.value
+        state.update(depth=d, use_residual=r, use_bn=b)
+        try:
+            readout.value = explorer_readout(d, r, b, sweep)
+            fig = explorer_figure(d, r, b, sweep)
+        except ValueError as err:
+            readout.value = f"<b style='color:crimson'>{err}</b>"
+            return
+        state["lines"] = {ln.get_label(): ln.get_ydata() for ax in fig.axes for ln in ax.get_lines()}
+        state["titles"] = [ax.get_title() for ax in fig.axes]
+        figure.value = figure_to_png(fig)
+        verdict, msg = train_now_verdict(d, steps.value)
+        train_btn.disabled = verdict == "refuse"
+        train_msg.value = (f"<b style='color:crimson'>{msg}</b>" if verdict == "refuse" else
+                           f"<span style='color:#b36b00'>{msg}</span>" if verdict == "warn" else
+                           f"train now: {msg}")
+
+    def run_training():
+        d, r, b, n = slider.value, residual.value, bn.value, steps.value
+        progress.max, progress.value = n, 0
+        stop_btn.disabled, train_btn.disabled = False, True
+
+        class Progress(_ImageCurve):
+            def update(self, history):
+                progress.value = len(history["step"])
+                super().update(history)
+
+        try:
+            seed_everything(0)
+            model = cifar_resnet(d, use_residual=r, use_bn=b)
+            curve = Progress(live, f"{'residual' if r else 'plain'}-{d}, live training loss")
+            hist = short_run(model, num_steps=n, progress=False, live_plot=curve,
+                             runner_hook=lambda runner: state.__setitem__("runner", runner))
+            state["train_history"] = hist
+            stopped = state["runner"].stop_requested
+            train_msg.value = (f"{'stopped' if stopped else 'done'} after {len(hist['step'])} steps; "
+                               f"final loss {hist['train_loss'][-1]:.3f}")
+        except Exception as err:       # show it in the widget: a thread's traceback would be lost
+            train_msg.value = f"<b style='color:crimson'>training failed: {type(err).__name__}: {err}</b>"
+            state["train_error"] = err
+        finally:
+            stop_btn.disabled, train_btn.disabled = True, False
+
+    def train_now(_=None, blocking: bool = False):
+        verdict, msg = train_now_verdict(slider.value, steps.value)
+        if verdict == "refuse":
+            train_msg.value = f"<b style='color:crimson'>{msg}</b>"
+            return None
+        if blocking:
+            run_training()
+            return None
+        thread = threading.Thread(target=run_training, daemon=True)
+        state["thread"] = thread
+        thread.start()
+        return thread
+
+    def stop(_=None):
+        runner = state.get("runner")
+        if runner is not None:
+            runner.stop_requested = True
+
+    for control in (slider, residual, bn, steps):
+        control.observe(redraw, names="value")
+    train_btn.on_click(train_now)
+    stop_btn.on_click(stop)
+    redraw()
+    box.controls = {"depth": slider, "residual": residual, "bn": bn, "steps": steps,
+                    "train": train_btn, "stop": stop_btn}
+    box.readout, box.figure, box.train_message, box.live, box.progress = readout, figure, train_msg, live, progress
+    box.state, box.train_now, box.stop = state, train_now, stop
+    return box

@@ -1,0 +1,198 @@
+"""Predict your own digit: turn any image file into an MNIST-like input, and show the top 3.
+
+MNIST's conventions (LeCun et al.): white digit on a black background, the digit scaled so that
+its longer side is 20 pixels, centred by its centre of mass in a 28×28 image. The course's
+models then see it resized to 32×32 and normalised, like the training data.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .data import to_model_input
+
+
+class ImageInputError(ValueError):
+    """The file is not an image we can read, or holds no digit."""
+
+
+def read_image(data: bytes) -> np.ndarray:
+    """Decode image bytes (PNG, JPEG, GIF, BMP, ...) of any mode to a float grey image in [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
+        raise ImageInputError("the file is empty")
+    try:
+        image = Image.open(io.BytesIO(bytes(data)))
+        image.load()
+    except UnidentifiedImageError:
+        raise ImageInputError("this file is not an image PIL can read (try a PNG or JPEG)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageInputError(f"the image file is corrupt or truncated ({err})") from None
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels count as background: composite on white.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode in ("I;16", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
+    else:
+        arr = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    if arr.ndim != 2 or min(arr.shape) < 8:
+        raise ImageInputError(f"the image is too small ({arr.shape[1]}×{arr.shape[0]} pixels; need at least 8×8)")
+    return arr
+
+
+def to_mnist_style(grey: np.ndarray, threshold: float = 0.2) -> np.ndarray:
+    """A grey image in [0, 1] → 28×28 uint8 in MNIST's conventions.
+
+    The background is whichever level dominates the border; a light background is inverted, so
+    the digit becomes white on black. The digit is cropped, scaled to fit 20×20, and placed so
+    that its centre of mass is at the centre of the 28×28 image.
+    """
+    g = np.asarray(grey, dtype=np.float64)
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    if np.median(border) > 0.5:                      # dark ink on light paper: invert
+        g = 1.0 - g
+    g = np.clip(g - np.median(border if np.median(border) <= 0.5 else 1 - border), 0, None)
+    if g.max() <= 0:
+        raise ImageInputError("the image looks blank: no digit found")
+    g = g / g.max()
+    ys, xs = np.nonzero(g > threshold)
+    if len(ys) == 0:
+        raise ImageInputError("the image has no clear strokes: no digit found")
+    crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    t = torch.as_tensor(crop, dtype=torch.float32)[None, None]
+    small = F.interpolate(t, size=(new_h, new_w), mode="bilinear", align_corners=False,
+                          antialias=True)[0, 0].clamp(0, 1).numpy()
+    canvas = np.zeros((28, 28))
+    top, left = (28 - new_h) // 2, (28 - new_w) // 2
+    canvas[top:top + new_h, left:left + new_w] = small
+    # shift so that the centre of mass sits at (14, 14), as in MNIST
+    total = canvas.sum()
+    cy = (canvas.sum(1) * np.arange(28)).sum() / total
+    cx = (canvas.sum(0) * np.arange(28)).sum() / total
+    dy, dx = int(round(13.5 - cy)), int(round(13.5 - cx))
+    canvas = np.roll(np.roll(canvas, dy, axis=0), dx, axis=1)
+    return (canvas * 255).round().astype(np.uint8)
+
+
+def preprocess(data: bytes, size: int = 32) -> Tensor:
+    """Image file bytes → model input (1, 1, size, size), normalised like the training data."""
+    return to_model_input(to_mnist_style(read_image(data))[None], size=size)
+
+
+@torch.inference_mode()
+def top_k(model: torch.nn.Module, x: Tensor, k: int = 3) -> list[tuple[int, float]]:
+    """The k most probable classes and their probabilities, in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    probs = torch.softmax(model(x.to(device)), dim=1)[0].cpu()
+    model.train(was_training)
+    p, idx = probs.topk(k)
+    return [(int(i), float(v)) for i, v in zip(idx, p)]
+
+
+def plot_prediction(x: Tensor, top: list[tuple[int, float]], title: str = ""):
+    """The preprocessed input next to a bar chart of the top-k probabilities."""
+    import matplotlib.pyplot as plt
+
+    from .data import unnormalize
+
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(6.5, 2.6), gridspec_kw={"width_ratios": [1, 1.6]})
+    a0.imshow(unnormalize(x)[0, 0].numpy(), cmap="gray")
+    a0.set_title("what the model sees", fontsize=9)
+    a0.axis("off")
+    labels = [str(c) for c, _ in top]
+    colors = ["C0"] * (len(top) - 1) + ["C2"]                  # the top class, drawn last, in green
+    a1.barh(labels[::-1], [p for _, p in top][::-1], color=colors)
+    for i, (_, p) in enumerate(top[::-1]):
+        a1.text(min(p + 0.02, 0.85), i, f"{p:.1%}", va="center", fontsize=9)
+    a1.set(xlim=(0, 1), xlabel="probability", title=title or "top-3 prediction")
+    fig.tight_layout()
+    return fig
+
+
+def sample_images(num: int = 4, seed: int = 0) -> dict[str, bytes]:
+    """Bundled test digits rendered like photos of handwriting: dark ink on light paper,
+    224×224, with a little noise; PNG, plus one as JPEG and one with transparency."""
+    from PIL import Image
+
+    from .data import BUNDLED_DIR, BUNDLED_FILES, read_idx
+
+    names = list(BUNDLED_FILES)
+    images, labels = read_idx(BUNDLED_DIR / names[0]), read_idx(BUNDLED_DIR / names[1])
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(labels), size=num, replace=False)
+    out = {}
+    for n, i in enumerate(picks):
+        big = Image.fromarray(images[i]).resize((160, 160), Image.BILINEAR)
+        paper = np.full((224, 224), 235.0) + rng.normal(0, 6, (224, 224))
+        ink = np.zeros((224, 224))
+        ink[32:192, 40:200] = np.asarray(big, dtype=np.float64) / 255.0   # off-centre on purpose
+        photo = np.clip(paper * (1 - 0.85 * ink), 0, 255).astype(np.uint8)
+        buf = io.BytesIO()
+        if n == 1:
+            Image.fromarray(photo).convert("RGB").save(buf, format="JPEG", quality=90)
+            name = f"digit_{labels[i]}_photo.jpg"
+        elif n == 2:
+            rgba = np.zeros((224, 224, 4), dtype=np.uint8)
+            rgba[..., 3] = (ink * 255).astype(np.uint8)                 # ink only, transparent paper
+            Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG")
+            name = f"digit_{labels[i]}_transparent.png"
+        else:
+            Image.fromarray(photo).save(buf, format="PNG")
+            name = f"digit_{labels[i]}_scan.png"
+        out[name] = buf.getvalue()
+    return out
+
+
+def upload_predictor(model: torch.nn.Module, samples: dict[str, bytes] | None = None):
+    """A FileUpload (and a choice of bundled samples) that shows the top-3 prediction."""
+    import ipywidgets as w
+
+    from .plotting import figure_to_png
+
+    upload = w.FileUpload(accept="image/*", multiple=False, description="upload a digit")
+    choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description="or a sample")
+    message, image = w.HTML(), w.Image(format="png")
+    state: dict = {}
+
+    def show(name: str, data: bytes) -> None:
+        try:
+            x = preprocess(data)
+        except ImageInputError as err:
+            message.value = f"<b style='color:crimson'>{name}: {err}</b>"
+            image.value = b""
+            state.update(error=str(err), top=None)
+            return
+        top = top_k(model, x)
+        state.update(error=None, top=top)
+        message.value = f"{name}: predicted <b>{top[0][0]}</b> ({top[0][1]:.1%})"
+        image.value = figure_to_png(plot_prediction(x, top, title=name))
+
+    def on_upload(change) -> None:
+        files = change["new"]
+        if files:
+            f = files[0]
+            show(f["name"], bytes(f["content"]))
+
+    def on_choice(change) -> None:
+        if samples and change["new"] in samples:
+            show(change["new"], samples[change["new"]])
+
+    upload.observe(on_upload, names="value")
+    choice.observe(on_choice, names="value")
+    box = w.VBox([w.HBox([upload, choice]), message, image])
+    box.upload, box.choice, box.message, box.image, box.state, box.show = upload, choice, message, image, state, show
+    return box

@@ -1,0 +1,127 @@
+"""The course as learners use it: JupyterLab in a real (headless) Chromium, widgets moved by hand.
+
+Run with `make test-e2e`. Screenshots go to tests/e2e/artifacts/ (git-ignored).
+"""
+
+import re
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from .conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+RUN_TIMEOUT_MS = 300_000
+
+
+@pytest.fixture
+def page(lab, browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    requests = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.requests = requests
+    try:
+        yield page
+    finally:
+        context.close()
+    foreign = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
+               and urlparse(u).hostname != "127.0.0.1"]
+    assert not foreign, f"requests left 127.0.0.1: {foreign[:5]}"
+
+
+def open_and_run_all(page, lab, notebook):
+    page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?token={lab['token']}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    dismiss_dialogs(page)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000, state="attached")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    # Finished when no prompt shows [*] and the kernel is idle again.
+    time.sleep(2)
+    page.wait_for_function(
+        """() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))""",
+        timeout=RUN_TIMEOUT_MS)
+
+
+def dismiss_dialogs(page):
+    """Accept the kernel choice if JupyterLab asks, and decline the news prompt."""
+    select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
+    try:
+        select.wait_for(timeout=5_000)
+        select.click()
+    except Exception:             # no dialog: the kernel started by itself
+        pass
+    no_news = page.locator(".jp-toast-button", has_text=re.compile(r"^No$"))
+    if no_news.count():
+        no_news.first.click()
+
+
+def first_prompt(page):
+    return page.locator(".jp-CodeCell .jp-InputPrompt").first.inner_text().strip()
+
+
+def error_outputs(page):
+    return page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+                        has_text=re.compile("Traceback|Error:")).all_inner_texts()
+
+
+def readout(page):
+    return page.locator(".widget-html-content", has_text="weighted layers").first.inner_text()
+
+
+def figure_src(page):
+    return page.locator(".jupyter-widgets img").first.get_attribute("src")
+
+
+def test_depth_explorer_in_jupyterlab(page, lab):
+    start = time.time()
+    open_and_run_all(page, lab, "08_depth_explorer.ipynb")
+    assert first_prompt(page) == "[1]:"
+    assert not error_outputs(page)
+    slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="depth")).first
+    slider.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "08_after_run_all.png"), full_page=False)
+    first = readout(page)
+    assert "-56" in first, first
+
+    # keyboard: focus the handle, one step left → 44
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => [...document.querySelectorAll('.widget-html-content')].some(e => e.textContent.includes('-44,'))", timeout=60_000)
+    assert "-44," in readout(page) and "44 weighted layers" in readout(page)
+    page.screenshot(path=str(ARTIFACTS / "08_keyboard_44.png"))
+
+    # drag: pull the handle to the far left → 8
+    src_before = figure_src(page)
+    box = handle.bounding_box()
+    track = slider.locator(".noUi-target").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(track["x"] - 20, box["y"] + box["height"] / 2, steps=12)
+    page.mouse.up()
+    page.wait_for_function("() => [...document.querySelectorAll('.widget-html-content')].some(e => e.textContent.includes('-8,'))", timeout=60_000)
+    assert "8 weighted layers" in readout(page)
+    page.wait_for_function(f"() => document.querySelector('.jupyter-widgets img').src !== {src_before!r}", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "08_drag_8.png"))
+
+    # the residual toggle changes the plot and the readout
+    was_residual = "residual-8" in readout(page)
+    src_before = figure_src(page)
+    page.locator("button.widget-toggle-button", has_text="residual").first.click()
+    want = "plain-8" if was_residual else "residual-8"
+    page.wait_for_function(f"() => [...document.querySelectorAll('.widget-html-content')].some(e => e.textContent.includes('{want},'))", timeout=60_000)
+    page.wait_for_function(f"() => document.querySelector('.jupyter-widgets img').src !== {src_before!r}", timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "08_toggled.png"))
+    print(f"depth explorer e2e: {time.time() - start:.0f} s")
+
+
+def test_start_here_runs_clean(page, lab):
+    open_and_run_all(page, lab, "00_start_here.ipynb")
+    page.screenshot(path=str(ARTIFACTS / "00_after_run_all.png"), full_page=False)
+    assert first_prompt(page) == "[1]:"                                 # really executed here ...
+    assert "True" in page.locator(".jp-OutputArea-output", has_text="fast mode").first.inner_text()  # ... in fast mode
+    assert not error_outputs(page)
+    assert page.locator(".jp-OutputArea-output img").count() >= 1      # the image grid rendered

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+from course_lib import widgets
+
+
+def test_conv_output_size_and_errors():
+    assert widgets.conv_output_size(224, 7, 3, 2) == 112
+    assert widgets.conv_output_size(7, 3, 1, 2) == 4
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
+        widgets.conv_output_size(8, 3, 1, 0)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        widgets.conv_output_size(2, 7, 0, 1)
+
+
+def test_output_size_calculator_follows_sliders():
+    calc = widgets.output_size_calculator(size=32, kernel=3, padding=1, stride=1)
+    assert "<b>32</b>" in calc.readout.value
+    first_png = calc.image.value
+    calc.sliders["stride"].value = 2
+    assert "<b>16</b>" in calc.readout.value and calc.image.value != first_png
+    calc.sliders["size"].value = 2
+    calc.sliders["kernel"].value = 7
+    calc.sliders["padding"].value = 0
+    assert "larger than the padded input" in calc.readout.value
+
+
+def test_param_count_explorer():
+    box = widgets.param_count_explorer(256, 4, "bottleneck")
+    assert "69,632" in box.readout.value and "16.94×" in box.readout.value
+    box.controls["block"].value = "basic"
+    assert "<b>1,179,648</b>" in box.readout.value
+    box.controls["channels"].value = 64
+    assert "<b>73,728</b>" in box.readout.value
+    with pytest.raises(ValueError, match="block must be"):
+        widgets.block_weight_count("dense", 8, 8)
+
+
+@pytest.mark.parametrize("depth", [7, 21, 116, 2.5, True])
+def test_check_depth_rejects(depth):
+    with pytest.raises(ValueError, match="6n\\+2 between 8 and 110"):
+        widgets.check_depth(depth)
+
+
+def test_train_now_verdicts():
+    assert widgets.train_now_verdict(8, 20)[0] == "ok"
+    assert widgets.train_now_verdict(110, 150)[0] == "warn"
+    verdict, msg = widgets.train_now_verdict(110, 500)
+    assert verdict == "refuse" and "fewer steps" in msg
+
+
+SWEEP = {"use_bn": True, "runs": [
+    {"depth": 20, "arm": arm, "step": [1, 2, 3], "train_acc": [0.1, 0.5, acc], "final_train_error": 1 - acc}
+    for arm, acc in (("plain", 0.8), ("residual", 0.9))]}
+
+
+def test_depth_explorer_driven_from_python():
+    box = widgets.depth_explorer(depth=20, use_residual=False, sweep=SWEEP)
+    lines = box.state["lines"]
+    assert len(lines["plain-20 (chosen)"]) == 20 and len(lines["residual-20 (twin)"]) == 20
+    assert "plain-20" in box.readout.value and "plain 20.0%" in box.readout.value
+    assert set(lines) >= {"plain-20", "residual-20"}                 # sweep curves at this depth
+    png_before = box.figure.value
+
+    box.controls["depth"].value = 56
+    assert box.state["depth"] == 56
+    assert len(box.state["lines"]["plain-56 (chosen)"]) == 56
+    assert "no committed curves" not in box.readout.value and "plain-56" in box.readout.value
+    assert box.figure.value != png_before
+
+    chosen_plain = np.array(box.state["lines"]["plain-56 (chosen)"])
+    box.controls["residual"].value = True
+    assert "residual-56 (chosen)" in box.state["lines"] and "plain-56 (twin)" in box.state["lines"]
+    assert np.allclose(box.state["lines"]["plain-56 (twin)"], chosen_plain)
+    assert "residual-56" in box.readout.value
+
+    box.controls["bn"].value = False
+    assert "without BN" in box.readout.value and "no BN" in box.state["titles"][0]
+
+
+def test_depth_explorer_train_now_and_refusal():
+    box = widgets.depth_explorer(depth=8, use_residual=True, sweep=None)
+    box.controls["steps"].value = 10
+    box.train_now(blocking=True)
+    assert "done after 10 steps" in box.train_message.value
+    assert box.progress.value == 10 and box.live.value[:4] == b"\x89PNG"
+    box.controls["depth"].value = 110
+    box.controls["steps"].value = 500
+    assert box.controls["train"].disabled and "fewer steps" in box.train_message.value
+    assert box.train_now() is None
+
+
+def test_depth_explorer_stop_button_threaded():
+    box = widgets.depth_explorer(depth=8, sweep=None)
+    box.controls["steps"].value = 400
+    thread = box.train_now()
+    import time
+    for _ in range(200):
+        if "runner" in box.state and box.state["runner"].global_step > 0:
+            break
+        time.sleep(0.05)
+    box.stop()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert "stopped after" in box.train_message.value
+    assert len(box.state["train_history"]["step"]) < 400
