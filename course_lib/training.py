@@ -88,13 +88,16 @@ class Runner:
         loss_fn: e.g. `nn.CrossEntropyLoss()`.
         metric: an object with reset / update / accumulate (e.g. `metrics.Accuracy()`).
         device: None picks CUDA, then MPS, then the CPU.
+        scheduler: an optional learning-rate scheduler, stepped after every training step.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 loss_fn: Callable[[Tensor, Tensor], Tensor], metric, device=None) -> None:
+                 loss_fn: Callable[[Tensor, Tensor], Tensor], metric, device=None,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
         self.device = get_device(device)
         self.model = model.to(self.device)
         self.optimizer, self.loss_fn, self.metric = optimizer, loss_fn, metric
+        self.scheduler = scheduler
         self.history: dict[str, list] = {k: [] for k in (
             "step", "train_loss", "train_acc", "dev_step", "dev_loss", "dev_acc", "epoch_end")}
         self.best_score = -math.inf
@@ -173,6 +176,8 @@ class Runner:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
         with torch.no_grad():
             acc = (logits.argmax(1) == y).float().mean().item()
         return loss.item(), acc

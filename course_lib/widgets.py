@@ -77,8 +77,9 @@ def output_size_calculator(size: int = 32, kernel: int = 3, padding: int = 1, st
         readout.value = output_size_text(**values)
         try:
             image.value = figure_to_png(sliding_window_figure(**values))
-        except ValueError:
-            image.value = b""
+            image.layout.display = None
+        except ValueError:                 # the readout explains; hide the stale picture
+            image.layout.display = "none"
 
     for s in sliders.values():
         s.observe(redraw, names="value")
@@ -297,7 +298,8 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
     train_btn = w.Button(description="train now", icon="play", button_style="success")
     stop_btn = w.Button(description="stop", icon="stop", button_style="danger", disabled=True)
     progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="40%"))
-    train_msg, live = w.HTML(), w.Image(format="png")
+    train_msg = w.HTML()
+    live = w.Image(format="png", layout=w.Layout(display="none"))   # shown once training starts
     state: dict = {}
     box = w.VBox([w.HBox([slider, residual, bn]), readout, figure,
                   w.HBox([steps, train_btn, stop_btn, progress]), train_msg, live])
@@ -329,6 +331,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             def update(self, history):
                 progress.value = len(history["step"])
                 super().update(history)
+                live.layout.display = None
 
         try:
             seed_everything(0)

@@ -68,3 +68,13 @@ def test_committed_results_exist_with_commands():
         data = load_results(name)
         assert data["meta"]["command"].startswith("python -m course_lib.experiments")
         assert not data["meta"]["fast"]
+
+
+def test_transfer_fast(monkeypatch):
+    monkeypatch.setattr(experiments, "pick", lambda full, fast: fast)
+    r = experiments.transfer(shots=(5,), seeds=[0], steps=5)
+    methods = [row["method"] for row in r["rows"]]
+    assert methods == list(experiments.TRANSFER_METHODS)
+    frozen = next(row for row in r["rows"] if row["method"].startswith("frozen"))
+    assert frozen["trainable_params"] == 64 * 5 + 5          # only the new head trains
+    assert all(0 <= row["test_acc"] <= 1 for row in r["rows"])

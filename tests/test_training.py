@@ -122,3 +122,19 @@ def test_accuracy_and_confusion():
         acc.update(torch.zeros(3), torch.zeros(2))
     cm = confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), 2)
     assert cm.tolist() == [[1, 1], [0, 1]]
+
+
+def test_scheduler_steps_every_training_step(splits):
+    seed_everything(0)
+    model = cifar_resnet(8)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=6)
+    r = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy(), device="cpu", scheduler=sched)
+    r.train(splits.train.loader(64), num_epochs=2, progress=False, max_steps=6)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_train_config_rejects_unknown_schedule():
+    from course_lib.experiments import TrainConfig
+    with pytest.raises(ValueError, match="schedule must be"):
+        TrainConfig(schedule="step")

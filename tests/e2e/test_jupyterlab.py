@@ -16,7 +16,7 @@ RUN_TIMEOUT_MS = 300_000
 
 
 @pytest.fixture
-def page(lab, browser):
+def page(lab, browser, request):
     context = browser.new_context(viewport={"width": 1500, "height": 1000})
     requests = []
     context.on("request", lambda r: requests.append(r.url))
@@ -25,6 +25,10 @@ def page(lab, browser):
     try:
         yield page
     finally:
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"last_{request.node.name}.png"))
+        except Exception:
+            pass
         context.close()
     foreign = [u for u in requests if urlparse(u).scheme in ("http", "https", "ws", "wss")
                and urlparse(u).hostname != "127.0.0.1"]
@@ -78,7 +82,8 @@ def figure_src(page):
 def test_depth_explorer_in_jupyterlab(page, lab):
     start = time.time()
     open_and_run_all(page, lab, "08_depth_explorer.ipynb")
-    assert first_prompt(page) == "[1]:"
+    # Only a fresh fast-mode run prints "not compared" (the committed full-mode outputs compare).
+    assert page.locator(".jp-OutputArea-output", has_text="not compared").count() >= 1
     assert not error_outputs(page)
     slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="depth")).first
     slider.scroll_into_view_if_needed()
@@ -88,10 +93,12 @@ def test_depth_explorer_in_jupyterlab(page, lab):
 
     # keyboard: focus the handle, one step left → 44
     handle = slider.locator(".noUi-handle")
+    src_before = figure_src(page)
     handle.focus()
     page.keyboard.press("ArrowLeft")
     page.wait_for_function("() => [...document.querySelectorAll('.widget-html-content')].some(e => e.textContent.includes('-44,'))", timeout=60_000)
     assert "-44," in readout(page) and "44 weighted layers" in readout(page)
+    page.wait_for_function(f"() => document.querySelector('.jupyter-widgets img').src !== {src_before!r}", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "08_keyboard_44.png"))
 
     # drag: pull the handle to the far left → 8
