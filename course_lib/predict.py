@@ -57,10 +57,13 @@ def to_mnist_style(grey: np.ndarray, threshold: float = 0.2) -> np.ndarray:
     that its centre of mass is at the centre of the 28×28 image.
     """
     g = np.asarray(grey, dtype=np.float64)
-    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
-    if np.median(border) > 0.5:                      # dark ink on light paper: invert
+
+    def border_level(a: np.ndarray) -> float:
+        return float(np.median(np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])))
+
+    if border_level(g) > 0.5:                        # dark ink on light paper: invert
         g = 1.0 - g
-    g = np.clip(g - np.median(border if np.median(border) <= 0.5 else 1 - border), 0, None)
+    g = np.clip(g - border_level(g), 0, None)        # the paper's grey becomes black
     if g.max() <= 0:
         raise ImageInputError("the image looks blank: no digit found")
     g = g / g.max()
