@@ -163,7 +163,7 @@ def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64) -> tuple
                           "or a smaller depth, or run `python -m course_lib.experiments degradation`.")
     if est > WARN_SECONDS:
         return "warn", f"this run takes about {est:.0f} s on a CPU; the stop button ends it early."
-    return "ok", f"about {est:.0f} s"
+    return "ok", ("under a second" if est < 1 else f"about {est:.0f} s")
 
 
 _PROFILE_CACHE: dict = {}
