@@ -144,10 +144,6 @@ class TensorLoader:
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             yield self.x[idx], self.y[idx]
 
-    @property
-    def dataset_size(self) -> int:
-        return len(self.x)
-
 
 @dataclass
 class Split:

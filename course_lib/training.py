@@ -228,6 +228,7 @@ class Runner:
         return logits
 
     def save_model(self, path: str | Path) -> Path:
+        """Save the current weights (and the model's arguments) as a course checkpoint."""
         return save_checkpoint(self.model, path, meta={"step": self.global_step})
 
     def load_model(self, path: str | Path) -> None:

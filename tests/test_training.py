@@ -138,3 +138,13 @@ def test_train_config_rejects_unknown_schedule():
     from course_lib.experiments import TrainConfig
     with pytest.raises(ValueError, match="schedule must be"):
         TrainConfig(schedule="step")
+
+
+def test_save_model_roundtrip(tmp_path):
+    r = _setup()
+    path = r.save_model(tmp_path / "now.pt")
+    assert load_checkpoint(path)["model_args"]["arch"] == "cifar_resnet"
+    other = _setup(seed=9)
+    other.load_model(path)
+    for a, b in zip(r.model.state_dict().values(), other.model.state_dict().values()):
+        assert torch.equal(a, b)
