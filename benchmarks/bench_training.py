@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from course_lib import Accuracy, Runner, seed_everything
-from course_lib.data import BUNDLED_DIR, BUNDLED_FILES, MNIST_MEAN, MNIST_STD, load_mnist, read_idx
+from course_lib.data import MNIST_MEAN, MNIST_STD, bundled_arrays, load_mnist
 from course_lib.models import resnet18
 from course_lib.profiling import conv_linear_macs
 
@@ -53,8 +53,7 @@ def fresh(seed: int = 0):
 
 
 def time_plain_loop(steps: int, warmup: int) -> float:
-    names = list(BUNDLED_FILES)
-    images, labels = read_idx(BUNDLED_DIR / names[0]), read_idx(BUNDLED_DIR / names[1])
+    images, labels = bundled_arrays()
     loader = DataLoader(SeedStyleMNIST(images[:8000], labels[:8000]), batch_size=BATCH, shuffle=True)
     model, opt = fresh()
     loss_fn = nn.CrossEntropyLoss()

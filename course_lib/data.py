@@ -84,6 +84,11 @@ def verify_bundled(directory: str | Path | None = None) -> None:
             raise DataFileError(f"checksum mismatch for {path}: the file is corrupt. {_RESTORE_HINT}")
 
 
+def bundled_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 bundled images (uint8, 28×28) and labels, checksum-verified, read once."""
+    return _bundled_arrays(str(BUNDLED_DIR))
+
+
 @lru_cache(maxsize=4)
 def _bundled_arrays(directory: str) -> tuple[np.ndarray, np.ndarray]:
     verify_bundled(directory)
@@ -217,7 +222,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
     _check_sizes((num_train, num_dev, num_test))
 
     if source == "bundled":
-        images, labels = _bundled_arrays(str(BUNDLED_DIR))
+        images, labels = bundled_arrays()
         pool_train, pool_test = (images, labels), None
     else:
         tr_x, tr_y, te_x, te_y = _full_arrays(DATA_DIR)

@@ -135,7 +135,7 @@ class LiveCurve:
         self.num_updates += 1
         if self.handle is None:
             self.handle = display(Image(png), display_id=True)
-        elif self.handle is not None:
+        else:
             self.handle.update(Image(png))
 
 

@@ -131,10 +131,9 @@ def sample_images(num: int = 4, seed: int = 0) -> dict[str, bytes]:
     224×224, with a little noise; PNG, plus one as JPEG and one with transparency."""
     from PIL import Image
 
-    from .data import BUNDLED_DIR, BUNDLED_FILES, read_idx
+    from .data import bundled_arrays
 
-    names = list(BUNDLED_FILES)
-    images, labels = read_idx(BUNDLED_DIR / names[0]), read_idx(BUNDLED_DIR / names[1])
+    images, labels = bundled_arrays()
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(labels), size=num, replace=False)
     out = {}

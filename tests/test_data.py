@@ -134,3 +134,9 @@ def test_tensor_loader():
         TensorLoader(x, y[:3])
     with pytest.raises(ValueError, match="batch_size"):
         TensorLoader(x, y, batch_size=0)
+
+
+def test_bundled_arrays_are_cached_and_match_load():
+    from course_lib.data import bundled_arrays
+    images, labels = bundled_arrays()
+    assert bundled_arrays()[0] is images and images.shape == (10_000, 28, 28)
