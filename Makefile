@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit notebooks e2e-deps test-e2e bench clean
+.PHONY: lab test unit notebooks e2e-deps test-e2e bench clean site
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# (--allow-root only when run as root, e.g. in a container; a learner's laptop never needs it)
+# Opens JupyterLab at the repository root (README, data/ and course_lib/ are one click away) with
+# notebook 00 open. `jupyter trust` lets the saved widget pictures of the course's own notebooks
+# render before you run them. (--allow-root only when run as root, e.g. in a container.)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
+	$(VENV)/bin/jupyter trust notebooks/*.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 test: $(STAMP)
 	@start=$$(date +%s); \
@@ -48,7 +51,7 @@ test-e2e: e2e-deps
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e
 
 unit: $(STAMP)
-	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests
+	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e
 
 notebooks: $(STAMP)
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env \
@@ -59,3 +62,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+# A static site of the committed notebooks (site/index.html), readable without Python or network.
+site: $(STAMP)
+	$(PY) -m course_lib.site --out site

@@ -2,11 +2,12 @@
 
 from .config import environment_report, get_device, is_fast, pick, seed_everything
 from .data import load_mnist
+from .environment import check_environment
 from .metrics import Accuracy
 from .models import Bottleneck, ResBlock, ResNet, cifar_resnet, resnet18, resnet34, resnet50
 from .training import Runner
 
 __version__ = "0.1.0"
-__all__ = ["Accuracy", "Bottleneck", "ResBlock", "ResNet", "Runner", "cifar_resnet",
+__all__ = ["Accuracy", "Bottleneck", "ResBlock", "ResNet", "Runner", "check_environment", "cifar_resnet",
            "environment_report", "get_device", "is_fast", "load_mnist", "pick", "resnet18",
            "resnet34", "resnet50", "seed_everything"]

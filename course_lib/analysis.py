@@ -101,3 +101,32 @@ def format_table(rows: Sequence[Sequence], headers: Sequence[str]) -> str:
     out += ["  ".join(c.rjust(w) if c[:1].isdigit() or c[:1] == "-" else c.ljust(w)
                       for c, w in zip(r, widths)) for r in cells]
     return "\n".join(out)
+
+
+def tf_same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """The (before, after) padding TensorFlow/Keras use for `padding='same'` along one axis.
+
+    TF pads max((ceil(n/s) - 1)·s + k - n, 0) in total and puts the extra pixel *after*
+    (bottom/right). For a 3×3 at stride 2 that is (0, 1) for even sizes and (1, 1) for odd ones;
+    PyTorch's `padding=1` is always (1, 1).
+    """
+    if min(size, kernel, stride) < 1:
+        raise ValueError(f"size, kernel and stride must be >= 1, got {size}, {kernel}, {stride}")
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_tf_same(x: Tensor, weight: Tensor, stride: int) -> Tensor:
+    """A convolution padded as TF's 'same' does (asymmetric when the total padding is odd)."""
+    (top, bottom), (left, right) = (tf_same_padding(x.shape[-2], weight.shape[-2], stride),
+                                    tf_same_padding(x.shape[-1], weight.shape[-1], stride))
+    return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, stride=stride)
+
+
+def keras_to_torch_bn_momentum(keras_momentum: float) -> float:
+    """Keras keeps `moving = m·moving + (1 - m)·batch`; PyTorch keeps
+    `running = (1 - m)·running + m·batch`. So Keras m corresponds to PyTorch 1 - m."""
+    if not 0 <= keras_momentum <= 1:
+        raise ValueError(f"momentum must be in [0, 1], got {keras_momentum}")
+    return 1 - keras_momentum

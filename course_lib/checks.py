@@ -13,19 +13,59 @@ import torch.nn as nn
 
 
 class CheckFailed(AssertionError):
-    """An exercise answer is wrong; the message says how."""
+    """An exercise answer is wrong; the message says how.
+
+    In Jupyter it shows as one short paragraph, not a traceback (IPython calls
+    `_render_traceback_` when an exception defines it)."""
+
+    exercise = "Exercise"
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[1;31m{self.exercise}: not yet right.\x1b[0m {self}",
+                "Change your code and run the cell again (solutions: notebooks/solutions.ipynb)."]
+
+
+class _NotAttempted(Exception):
+    """The answer is still a placeholder: `...`, `pass`, `None` or NotImplementedError."""
+
+
+def _placeholder_guard(answer):
+    """Wrap a function answer so that returning None or `...` counts as not attempted."""
+    if isinstance(answer, type) or not callable(answer):
+        return answer
+
+    @functools.wraps(answer)
+    def guarded(*args, **kwargs):
+        result = answer(*args, **kwargs)
+        if result is None or result is Ellipsis:
+            raise _NotAttempted
+        return result
+    return guarded
 
 
 def _exercise(name: str):
     def wrap(check: Callable) -> Callable:
         @functools.wraps(check)
         def run(answer) -> None:
-            try:
-                check(answer)
-            except NotImplementedError:
-                print(f"{name}: not attempted yet. Replace `raise NotImplementedError` with your "
-                      "code and run the cell again (solutions: notebooks/solutions.ipynb).")
+            not_attempted = (f"{name}: not attempted yet. Replace the placeholder (`...`, `pass` or "
+                             "`raise NotImplementedError`) with your code and run the cell again "
+                             "(solutions: notebooks/solutions.ipynb).")
+            if answer is None or answer is Ellipsis:
+                print(not_attempted)
                 return
+            try:
+                check(_placeholder_guard(answer))
+            except (NotImplementedError, _NotAttempted):
+                print(not_attempted)
+                return
+            except CheckFailed as err:
+                err.exercise = name
+                raise
+            except Exception as err:                # the learner's code itself failed
+                failed = CheckFailed(f"your code raised {type(err).__name__}: {err}. The check called it "
+                                     f"as described above the cell; run `%debug` or `%tb` to see where.")
+                failed.exercise = name
+                raise failed from err
             print(f"{name} passed")
         return run
     return wrap
@@ -66,6 +106,8 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
         block = _resblock_instance(block_cls, in_c, out_c, stride).eval()
         x = torch.randn(2, in_c, size, size)
         y = block(x)
+        if y is None or y is Ellipsis:
+            raise _NotAttempted
         want = (2, out_c, size // stride, size // stride)
         _expect(tuple(y.shape) == want, f"in={in_c}, out={out_c}, stride={stride}: output shape "
                 f"{tuple(y.shape)}, expected {want}. Does the shortcut project when the shape changes?")

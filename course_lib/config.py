@@ -7,6 +7,7 @@ functions, and the functions choose smaller defaults.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from typing import TypeVar
@@ -39,13 +40,27 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to use: `device` if given, else CUDA, else Apple's MPS, else the CPU."""
+    """The device to use: `device` if given, else $COURSE_DEVICE if set, else CUDA when
+    present, else the CPU.
+
+    Apple's MPS is used only when asked for (`COURSE_DEVICE=mps`): some of its kernels are
+    nondeterministic or differ from the CPU's, and the committed results are CPU results.
+    """
+    if device is None:
+        device = os.environ.get("COURSE_DEVICE", "").strip() or None
     if device is not None:
-        return torch.device(device)
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'mps'") from None
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
+        if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                         and torch.backends.mps.is_available()):
+            raise ValueError(f"device {device!r} was asked for, but Apple's MPS is not available here")
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
     return torch.device("cpu")
 
 
@@ -63,3 +78,15 @@ def environment_report() -> dict[str, str]:
         "cpu threads": str(torch.get_num_threads()),
         "fast mode": str(is_fast()),
     }
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module):
+    """Switch `model` to eval mode for the block, and back to its previous mode afterwards,
+    even when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

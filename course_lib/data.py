@@ -205,7 +205,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
 
     Args:
         num_train, num_dev, num_test: split sizes. Defaults: 8,000/1,000/1,000 (fast mode:
-            1,000/200/200, the seed course's sizes).
+            1,000/200/200, the NNDL book's sizes; the seed post does not state them).
         seed: which random split; the same seed always gives the same split.
         size: image side after resizing (32 as in the seed course, 28 keeps the original).
         source: "bundled" (10,000 images shipped with the course, offline) or "full"
@@ -233,7 +233,8 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         if classes is None:
             return x, y
         wanted = list(classes)
-        if not wanted or any(c not in range(10) for c in wanted) or len(set(wanted)) != len(wanted):
+        if (not wanted or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c not in range(10)
+                              for c in wanted) or len(set(wanted)) != len(wanted)):
             raise ValueError(f"classes must be distinct digits 0-9, got {classes!r}")
         keep = np.isin(y, wanted)
         remap = np.full(10, -1, dtype=np.int64)
@@ -249,7 +250,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
             + (f" for classes {list(classes)}" if classes is not None else "")
             + f": lower num_train/num_dev/num_test (defaults 8000/1000/1000)"
         )
-    order = rng.permutation(len(y))
+    order = rng.permutation(len(y))                     # the same draw as split_indices()
     parts = np.split(order[:need], np.cumsum([num_train, num_dev])[: 2 if pool_test is None else 1])
     splits = [Split(to_model_input(x[p], size, normalize), torch.as_tensor(y[p], dtype=torch.long))
               for p in parts]
@@ -260,6 +261,20 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         p = rng.permutation(len(ty))[:num_test]
         splits.append(Split(to_model_input(tx[p], size, normalize), torch.as_tensor(ty[p], dtype=torch.long)))
     return MNISTSplits(*splits, seed=seed, size=size)
+
+
+def split_indices(num_train: int | None = None, num_dev: int | None = None, num_test: int | None = None,
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """Indices into the bundled 10,000 digits of `load_mnist(...)`'s train, dev and test splits
+    (all digits, same sizes and seed). The defaults are the current mode's defaults."""
+    num_train = num_train if num_train is not None else pick(8000, 1000)
+    num_dev = num_dev if num_dev is not None else pick(1000, 200)
+    num_test = num_test if num_test is not None else pick(1000, 200)
+    _check_sizes((num_train, num_dev, num_test))
+    _, labels = bundled_arrays()
+    order = np.random.default_rng(seed).permutation(len(labels))
+    a, b = num_train, num_train + num_dev
+    return {"train": order[:a], "dev": order[a:b], "test": order[b:b + num_test]}
 
 
 def unnormalize(x: Tensor) -> Tensor:

@@ -39,13 +39,44 @@ def _norm(channels: int, use_bn: bool) -> nn.Module:
     return nn.BatchNorm2d(channels) if use_bn else nn.Identity()
 
 
+SHORTCUTS = ("A", "B")
+
+
+class ZeroPadShortcut(nn.Module):
+    """Option A of He et al. §3.3: subsample by `stride` and pad the new channels with zeros.
+
+    It has no parameters, so a residual net with option A has exactly the weights of its plain
+    twin; the paper's CIFAR networks (§4.2) use it.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        if out_channels < in_channels:
+            raise ValueError(f"option A can only add channels: {in_channels} -> {out_channels}")
+        self.stride, self.extra = stride, out_channels - in_channels
+
+    def forward(self, x: Tensor) -> Tensor:            # (N, C_in, H, W)
+        x = x[:, :, ::self.stride, ::self.stride]      # (N, C_in, H/s, W/s)
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra))   # (N, C_out, H/s, W/s), new channels = 0
+
+
 def make_shortcut(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False,
-                  use_bn: bool = True) -> nn.Module:
-    """Identity when the shape is kept ("solid" line in the paper's Fig. 3), else a 1×1
-    projection with BN ("dashed" line, option B of §3.3)."""
+                  use_bn: bool = True, shortcut: str = "B") -> nn.Module:
+    """Identity when the shape is kept ("solid" line in the paper's Fig. 3). Otherwise
+    ("dashed" line, §3.3) option "B": a 1×1 projection with BN, or option "A": zero-padding."""
+    if shortcut not in SHORTCUTS:
+        raise ValueError(f"shortcut must be 'A' (zero-padding) or 'B' (projection), got {shortcut!r}")
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
+    if shortcut == "A":
+        return ZeroPadShortcut(in_channels, out_channels, stride)
     return nn.Sequential(conv1x1(in_channels, out_channels, stride, bias), _norm(out_channels, use_bn))
+
+
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 class ResBlock(nn.Module):
@@ -58,18 +89,20 @@ class ResBlock(nn.Module):
     expansion = 1
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 use_residual: bool = True, bias: bool = False, use_bn: bool = True) -> None:
+                 use_residual: bool = True, bias: bool = False, use_bn: bool = True,
+                 shortcut: str = "B") -> None:
         super().__init__()
         _check_channels(in_channels=in_channels, out_channels=out_channels)
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        use_residual = _check_flag("use_residual", use_residual)
         bias = bias or not use_bn                      # without BN, the bias is no longer redundant
         self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
         self.bn1 = _norm(out_channels, use_bn)
         self.conv2 = conv3x3(out_channels, out_channels, 1, bias)
         self.bn2 = _norm(out_channels, use_bn)
         self.use_residual = use_residual
-        self.shortcut = (make_shortcut(in_channels, out_channels, stride, bias, use_bn)
+        self.shortcut = (make_shortcut(in_channels, out_channels, stride, bias, use_bn, shortcut)
                          if use_residual else None)
 
     def forward(self, x: Tensor) -> Tensor:           # (N, C_in, H, W)
@@ -84,7 +117,7 @@ class Bottleneck(nn.Module):
     """1×1 reduce → 3×3 → 1×1 expand (×4), the block of ResNet-50/101/152 (paper Fig. 5).
 
     The stride sits on the 3×3 convolution, as in torchvision ("ResNet v1.5"), which is
-    slightly more accurate and costs ~4.1 instead of ~3.8 GFLOPs for ResNet-50.
+    slightly more accurate and costs 4.09 instead of 3.86 GMACs for ResNet-50 (notebook 04).
     `stride_in_1x1=True` puts it on the first 1×1, as in the paper's original Caffe model (v1).
     `out_channels` is the width of the 3×3; the block outputs `out_channels * 4` channels.
     """
@@ -98,6 +131,7 @@ class Bottleneck(nn.Module):
         _check_channels(in_channels=in_channels, out_channels=out_channels)
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        use_residual = _check_flag("use_residual", use_residual)
         bias = bias or not use_bn
         width, expanded = out_channels, out_channels * self.expansion
         s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
@@ -137,7 +171,7 @@ class ResNet(nn.Module):
     def __init__(self, block: type[nn.Module] | str, layers: Sequence[int], in_channels: int = 3,
                  num_classes: int = 1000, use_residual: bool = True, stem: str = "imagenet",
                  widths: Sequence[int] = (64, 128, 256, 512), bias: bool = False,
-                 use_bn: bool = True, stride_in_1x1: bool = False) -> None:
+                 use_bn: bool = True, stride_in_1x1: bool = False, shortcut: str = "B") -> None:
         super().__init__()
         if isinstance(block, str):
             if block not in BLOCKS:
@@ -145,7 +179,8 @@ class ResNet(nn.Module):
             block = BLOCKS[block]
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
-        _check_channels(in_channels=in_channels, num_classes=num_classes)
+        _check_channels(in_channels=in_channels, num_classes=num_classes,
+                        **{f"widths[{i}]": w for i, w in enumerate(widths)})
         if len(layers) != len(widths) or not layers or any(int(n) < 1 for n in layers):
             raise ValueError(f"layers and widths must be non-empty and of equal length, "
                              f"with at least one block per stage; got {tuple(layers)}, {tuple(widths)}")
@@ -159,7 +194,7 @@ class ResNet(nn.Module):
         else:
             self.stem = nn.Sequential(conv3x3(in_channels, widths[0], 1, bias_stem),
                                       _norm(widths[0], use_bn), nn.ReLU(inplace=True))
-        extra = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {}
+        extra = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {"shortcut": shortcut}
         channels, self.stage_names = widths[0], []
         for i, (num_blocks, width) in enumerate(zip(layers, widths)):
             blocks = []
@@ -248,21 +283,30 @@ def resnet152(in_channels: int = 3, num_classes: int = 1000, use_residual: bool 
                    use_residual=use_residual, stem=stem, **kwargs)
 
 
+def check_depth(depth: int) -> int:
+    """The one check of the CIFAR family's depths: 6n + 2 with n >= 1."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}")
+    return depth
+
+
 def cifar_resnet(depth: int, use_residual: bool = True, in_channels: int = 1,
-                 num_classes: int = 10, use_bn: bool = True) -> ResNet:
+                 num_classes: int = 10, use_bn: bool = True, shortcut: str = "A") -> ResNet:
     """The CIFAR family of He et al. §4.2: depth = 6n + 2, three stages of n basic blocks
     with 16/32/64 channels, a 3×3 stem and no max-pool (ResNet-20, 32, 44, 56, 110, ...).
 
-    The paper used zero-padding shortcuts (option A) here; we use 1×1 projections (option B)
-    where the shape changes, which adds two small convolutions.
+    `shortcut="A"` (the default) zero-pads where the shape changes, as the paper's CIFAR
+    networks do (§4.2: "we use identity shortcuts in all cases (i.e., option A)"), so the
+    residual net has exactly the parameters of its plain twin. `shortcut="B"` uses 1×1
+    projections instead, which adds two small convolutions.
     """
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}")
-    n = (depth - 2) // 6
+    n = (check_depth(depth) - 2) // 6
     model = ResNet(ResBlock, (n, n, n), in_channels=in_channels, num_classes=num_classes,
-                   use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn)
+                   use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn,
+                   shortcut=shortcut)
     model.model_args = {"arch": "cifar_resnet", "depth": depth, "use_residual": use_residual,
-                        "in_channels": in_channels, "num_classes": num_classes, "use_bn": use_bn}
+                        "in_channels": in_channels, "num_classes": num_classes, "use_bn": use_bn,
+                        "shortcut": shortcut}
     return model
 
 

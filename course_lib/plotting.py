@@ -172,25 +172,77 @@ def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
     return axes
 
 
-def plot_degradation(sweep: dict, window: int = 20, metric: str = "train_acc", axes=None):
-    """He et al. Fig. 6 style: training error against step, one line per depth, plain nets on the
-    left and residual nets on the right, on the same axes limits."""
-    runs = sweep["runs"]
-    depths = sorted({r["depth"] for r in runs})
+def sweep_error_curves(sweep: dict, arm: str, depth: int, window: int = 20):
+    """Steps, and the mean and std over seeds of the smoothed training error, of one (arm, depth)."""
+    runs = [r for r in sweep["runs"] if r["arm"] == arm and r["depth"] == depth]
+    if not runs:
+        return None
+    n = min(len(r["step"]) for r in runs)
+    curves = np.stack([smooth([1 - a for a in r["train_acc"][:n]], window) for r in runs])
+    return np.asarray(runs[0]["step"][:n]), curves.mean(0), curves.std(0), len(runs)
+
+
+def plot_degradation(sweep: dict, window: int = 20, arms: Sequence[str] = ("plain", "residual"), axes=None):
+    """He et al. Fig. 6 style: training error against iteration, one line per depth (the mean
+    over seeds, with a ± one std band), one panel per arm, on the same axes limits."""
+    depths = sorted({r["depth"] for r in sweep["runs"]})
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+        _, axes = plt.subplots(1, len(arms), figsize=(6 * len(arms), 4), sharey=True)
     cmap = plt.get_cmap("viridis")
-    for ax, arm in zip(axes, ("plain", "residual")):
+    for ax, arm in zip(np.atleast_1d(axes), arms):
         for i, depth in enumerate(depths):
-            run = next((r for r in runs if r["arm"] == arm and r["depth"] == depth), None)
-            if run is None:
+            got = sweep_error_curves(sweep, arm, depth, window)
+            if got is None:
                 continue
-            values = [1 - a for a in run[metric]] if metric == "train_acc" else run[metric]
-            ax.plot(run["step"], smooth(values, window), color=cmap(i / max(len(depths) - 1, 1)),
-                    label=f"{arm}-{depth}")
-        ax.set(xlabel="iteration", title=f"{arm} networks", yscale="log")
+            steps, mean, std, n = got
+            color = cmap(i / max(len(depths) - 1, 1))
+            ax.plot(steps, mean, color=color, label=f"{arm}-{depth}")
+            ax.fill_between(steps, np.clip(mean - std, 1e-4, None), mean + std, color=color, alpha=0.2)
+        ax.set(xlabel="iteration", title=f"{arm} networks (mean ± std over seeds)", yscale="log")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("training error (smoothed)" if metric == "train_acc" else f"{metric} (smoothed)")
-    axes[0].figure.tight_layout()
+    np.atleast_1d(axes)[0].set_ylabel(f"training error (running, smoothed over {window} iterations)")
+    np.atleast_1d(axes)[0].figure.tight_layout()
     return axes
+
+
+def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="final training error"):
+    """Final training error against depth, one line per arm, mean ± std over seeds as error bars.
+
+    `rows` are the output of `experiments.degradation_table`."""
+    colors = colors or {"plain": "C3", "residual": "C2", "residual-B": "C0"}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    for arm in dict.fromkeys(r["arm"] for r in rows):
+        rs = [r for r in rows if r["arm"] == arm]
+        ax.errorbar([r["depth"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
+                    fmt="o-", capsize=4, color=colors.get(arm), label=f"{arm} (n={rs[0]['n']} seeds)")
+    ax.set(xlabel="depth (weighted layers)", ylabel=ylabel, yscale="symlog")
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", ax=None):
+    """Mean training loss per epoch (over its steps, then over seeds): has training levelled off?"""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4))
+    cmap = plt.get_cmap("viridis")
+    for i, depth in enumerate(depths):
+        runs = [r for r in sweep["runs"] if r["arm"] == arm and r["depth"] == depth]
+        if not runs:
+            continue
+        per_run = []
+        for r in runs:
+            bounds = [0] + r["epoch_end"]
+            per_run.append([float(np.mean(r["train_loss"][a:b])) for a, b in zip(bounds, bounds[1:])])
+        curves = np.asarray(per_run)
+        epochs = np.arange(1, curves.shape[1] + 1)
+        ax.errorbar(epochs, curves.mean(0), yerr=curves.std(0), fmt="o-", capsize=3,
+                    color=cmap(i / max(len(depths) - 1, 1)), label=f"{arm}-{depth}")
+    ax.set(xlabel="epoch", ylabel="mean training loss in the epoch", yscale="log",
+           title=f"{arm} networks: training loss per epoch (mean ± std over seeds)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .config import eval_mode
 from .data import to_model_input
 
 
@@ -21,15 +22,30 @@ class ImageInputError(ValueError):
     """The file is not an image we can read, or holds no digit."""
 
 
+MAX_PIXELS = 40_000_000       # a 40-megapixel photo; larger files are refused before decoding
+
+
 def read_image(data: bytes) -> np.ndarray:
-    """Decode image bytes (PNG, JPEG, GIF, BMP, ...) of any mode to a float grey image in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode image bytes (PNG, JPEG, GIF, BMP, ...) of any mode to a float grey image in [0, 1].
+
+    The pixel count is checked from the header, before decoding, and the EXIF orientation of
+    phone photos is applied."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
         raise ImageInputError("the file is empty")
     try:
         image = Image.open(io.BytesIO(bytes(data)))
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageInputError(f"the image is {width:,}×{height:,} pixels, more than the "
+                                  f"{MAX_PIXELS / 1e6:.0f} megapixels this course accepts: shrink it first")
         image.load()
+        image = ImageOps.exif_transpose(image)
+    except ImageInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageInputError("the image declares an enormous size (a 'decompression bomb'): refused") from None
     except UnidentifiedImageError:
         raise ImageInputError("this file is not an image PIL can read (try a PNG or JPEG)") from None
     except (OSError, SyntaxError, ValueError) as err:
@@ -97,11 +113,9 @@ def preprocess(data: bytes, size: int = 32) -> Tensor:
 @torch.inference_mode()
 def top_k(model: torch.nn.Module, x: Tensor, k: int = 3) -> list[tuple[int, float]]:
     """The k most probable classes and their probabilities, in eval mode."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    probs = torch.softmax(model(x.to(device)), dim=1)[0].cpu()
-    model.train(was_training)
+    with eval_mode(model):
+        device = next(model.parameters()).device
+        probs = torch.softmax(model(x.to(device)), dim=1)[0].cpu()
     p, idx = probs.topk(k)
     return [(int(i), float(v)) for i, v in zip(idx, p)]
 
@@ -126,16 +140,28 @@ def plot_prediction(x: Tensor, top: list[tuple[int, float]], title: str = ""):
     return fig
 
 
+def sample_indices(num: int = 4, seed: int = 0) -> np.ndarray:
+    """Which bundled digits `sample_images` draws: `num` from the *test* split of
+    `load_mnist(seed=0)` (default sizes), so a model trained on that split never saw them."""
+    from .data import split_indices
+
+    test = split_indices(seed=0)["test"]
+    if not isinstance(num, int) or not 1 <= num <= len(test):
+        raise ValueError(f"num must be an int from 1 to {len(test)}, got {num!r}")
+    return np.random.default_rng(seed).choice(test, size=num, replace=False)
+
+
 def sample_images(num: int = 4, seed: int = 0) -> dict[str, bytes]:
-    """Bundled test digits rendered like photos of handwriting: dark ink on light paper,
-    224×224, with a little noise; PNG, plus one as JPEG and one with transparency."""
+    """Test digits (from the test split of `load_mnist(seed=0)`) rendered like photos of
+    handwriting: dark ink on light paper, 224×224, with a little noise; PNG, plus one as JPEG
+    and one with transparency."""
     from PIL import Image
 
     from .data import bundled_arrays
 
     images, labels = bundled_arrays()
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(labels), size=num, replace=False)
+    picks = sample_indices(num, seed)
     out = {}
     for n, i in enumerate(picks):
         big = Image.fromarray(images[i]).resize((160, 160), Image.BILINEAR)

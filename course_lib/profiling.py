@@ -21,6 +21,8 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
+from .config import eval_mode
+
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (weights, biases, BN scale and shift; not BN running stats)."""
@@ -131,3 +133,30 @@ def compare_counters(model: nn.Module, input_size: Sequence[int]) -> dict[str, i
         "MACs (FlopCounterMode)": flop_count(model, input_size) // 2,
         "MACs (torchinfo)": int(info.total_mult_adds),
     }
+
+
+def macs_by_part(model: nn.Module, input_size: Sequence[int]) -> dict[str, int]:
+    """Convolution and classifier MACs of a course ResNet, split into the stem, the projection
+    shortcuts, the classifier and the rest (the blocks' own convolutions)."""
+    parts = {"stem": 0, "projection shortcuts": 0, "classifier": 0, "blocks": 0}
+    hooks = []
+
+    def hook(name):
+        def record(module, inputs, output):
+            macs = module.weight.numel() * (output.shape[-1] * output.shape[-2] if output.ndim == 4 else 1)
+            part = ("stem" if name.startswith("stem") else "projection shortcuts" if ".shortcut" in name
+                    else "classifier" if isinstance(module, nn.Linear) else "blocks")
+            parts[part] += macs
+        return record
+
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            hooks.append(module.register_forward_hook(hook(name)))
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(torch.zeros(1, *input_size, device=next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+    parts["total"] = sum(parts.values())
+    return parts

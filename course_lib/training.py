@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .config import get_device
+from .config import eval_mode, get_device
 from .models import build_model
 
 
@@ -79,6 +80,16 @@ def model_from_checkpoint(path: str | Path) -> nn.Module:
     return model
 
 
+def _check_writable(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointError(f"cannot create the folder for {path}: {err}") from None
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CheckpointError(f"cannot write the checkpoint {path}: the folder or file is read-only")
+
+
 class Runner:
     """Trains, evaluates and predicts with one model.
 
@@ -87,7 +98,7 @@ class Runner:
         optimizer: built on `model.parameters()`.
         loss_fn: e.g. `nn.CrossEntropyLoss()`.
         metric: an object with reset / update / accumulate (e.g. `metrics.Accuracy()`).
-        device: None picks CUDA, then MPS, then the CPU.
+        device: None uses `get_device()`: $COURSE_DEVICE if set, else CUDA when present, else the CPU.
         scheduler: an optional learning-rate scheduler, stepped after every training step.
     """
 
@@ -111,7 +122,8 @@ class Runner:
 
     def train(self, train_loader: Iterable, dev_loader: Iterable | None = None, num_epochs: int = 1,
               log_steps: int = 100, eval_steps: int = 0, save_path: str | Path | None = None,
-              progress: bool = True, live_plot=None, max_steps: int | None = None) -> dict:
+              progress: bool = True, live_plot=None, max_steps: int | None = None,
+              should_stop: Callable[[], bool] | None = None) -> dict:
         """Train for `num_epochs`; evaluate on `dev_loader` every `eval_steps` steps (and at the
         end of each epoch if `eval_steps` is 0) and save the best model to `save_path`.
 
@@ -119,23 +131,32 @@ class Runner:
             log_steps: how often the progress bar and `live_plot` are refreshed.
             live_plot: an object with `update(history)`, e.g. `plotting.LiveCurve()`.
             max_steps: stop after this many steps in total (used by quick demos).
+            should_stop: called after every step; training ends when it returns True (for
+                example a `threading.Event().is_set`, set by a stop button, even before training starts).
         Returns the history: per-step train loss and accuracy, and dev loss and accuracy.
         """
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm      # a text bar: its final state is what a saved notebook shows
 
         if num_epochs < 1:
             raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
         if log_steps < 1:
             raise ValueError(f"log_steps must be >= 1, got {log_steps}")
         total = num_epochs * len(train_loader)
+        if total == 0:
+            raise ValueError("the training loader yields no batches: is the training set empty?")
+        if save_path is not None:
+            _check_writable(Path(save_path))               # before training, not at the first save
         if max_steps is not None:
             total = min(total, max_steps)
         self.stop_requested = False
-        bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True)
+        bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True,
+                   file=sys.stdout, mininterval=1.0, ncols=100)
         start, done = time.perf_counter(), 0
         try:
             for epoch in range(num_epochs):
                 for x, y in train_loader:
+                    if len(y) == 0:
+                        raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
                     loss, acc = self._train_step(*self._to_device(x, y))
                     self.global_step += 1
                     h = self.history
@@ -155,6 +176,8 @@ class Runner:
                         bar.set_postfix(loss=f"{loss:.4f}")
                         if live_plot is not None:
                             live_plot.update(self.history)
+                    if should_stop is not None and should_stop():
+                        self.stop_requested = True
                     if self.stop_requested or done >= total:
                         break
                 self.history["epoch_end"].append(self.global_step)
@@ -203,17 +226,15 @@ class Runner:
     @torch.inference_mode()
     def evaluate(self, loader: Iterable) -> tuple[float, float]:
         """Score (the metric) and mean loss over a loader, in eval mode."""
-        was_training = self.model.training
-        self.model.eval()
         self.metric.reset()
         total_loss, count = 0.0, 0
-        for x, y in loader:
-            x, y = self._to_device(x, y)
-            logits = self.model(x)
-            total_loss += self.loss_fn(logits, y).item() * len(y)
-            count += len(y)
-            self.metric.update(logits, y)
-        self.model.train(was_training)
+        with eval_mode(self.model):
+            for x, y in loader:
+                x, y = self._to_device(x, y)
+                logits = self.model(x)
+                total_loss += self.loss_fn(logits, y).item() * len(y)
+                count += len(y)
+                self.metric.update(logits, y)
         if count == 0:
             raise ValueError("the loader yielded no batches")
         return self.metric.accumulate(), total_loss / count
@@ -221,11 +242,8 @@ class Runner:
     @torch.inference_mode()
     def predict(self, x: Tensor) -> Tensor:
         """Logits for a batch (N, C, H, W), in eval mode."""
-        was_training = self.model.training
-        self.model.eval()
-        logits = self.model(x.to(self.device))
-        self.model.train(was_training)
-        return logits
+        with eval_mode(self.model):
+            return self.model(x.to(self.device))
 
     def save_model(self, path: str | Path) -> Path:
         """Save the current weights (and the model's arguments) as a course checkpoint."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import matplotlib.patches as patches
 
+from . import models
 from .plotting import figure_to_png
 
 
@@ -141,10 +142,14 @@ WARN_SECONDS, REFUSE_SECONDS = 30, 90
 
 
 def check_depth(depth: int) -> int:
-    """Accept a depth of the CIFAR family within the explorer's range, or explain the rule."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6 or depth > 110:
+    """Accept a depth of the CIFAR family (models.check_depth) within the explorer's range."""
+    try:
+        models.check_depth(depth)
+        if depth > 110:
+            raise ValueError
+    except ValueError:
         raise ValueError(f"depth must be 6n+2 between 8 and 110 ({', '.join(map(str, DEPTH_OPTIONS))}, ...), "
-                         f"got {depth!r}")
+                         f"got {depth!r}") from None
     return depth
 
 
@@ -192,14 +197,15 @@ def init_profile(depth: int, use_residual: bool, use_bn: bool = True, seed: int 
 
 
 def sweep_curves(sweep: dict | None, depth: int, window: int = 20) -> dict[str, tuple[list, list]]:
-    """Smoothed training error against step for each arm at `depth`, from a degradation sweep."""
-    from .plotting import smooth
+    """Smoothed training error against step for each arm at `depth`, from a degradation sweep
+    (the mean over its seeds)."""
+    from .plotting import sweep_error_curves
 
     curves = {}
-    for run in (sweep or {}).get("runs", []):
-        if run["depth"] == depth:
-            err = [1 - a for a in run["train_acc"]]
-            curves[run["arm"]] = (run["step"], list(smooth(err, window)))
+    for arm in dict.fromkeys(r["arm"] for r in (sweep or {}).get("runs", [])):
+        got = sweep_error_curves(sweep, arm, depth, window)
+        if got is not None:
+            curves[arm] = (list(got[0]), list(got[1]))
     return curves
 
 
@@ -219,9 +225,9 @@ def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | 
     axes[1].set(xlabel="block (input → output)", ylabel="std of block output", title="activation spread at init")
     curves = sweep_curves(sweep, depth) if (sweep and sweep.get("use_bn", True) == use_bn) else {}
     if curves:
-        for arm, color in (("plain", "C3"), ("residual", "C2")):
+        for arm, color, style in (("plain", "C3", "-"), ("residual", "C2", "-"), ("residual-B", "C0", ":")):
             if arm in curves:
-                axes[2].plot(*curves[arm], color=color, label=f"{arm}-{depth}")
+                axes[2].plot(*curves[arm], color=color, ls=style, label=f"{arm}-{depth}")
         axes[2].set(xlabel="step", ylabel="training error (smoothed)", title="committed sweep: training error",
                     ylim=(0, None))
     else:
@@ -247,10 +253,14 @@ def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict |
     kind = "residual" if use_residual else "plain"
     text = (f"<b>{kind}-{depth}</b>, {'with' if use_bn else 'without'} BN: {depth} weighted layers; "
             f"first/last-layer gradient ratio <b>{ratio(me):.3g}</b> (twin {ratio(twin):.3g})")
-    finals = {r["arm"]: r["final_train_error"] for r in (sweep or {}).get("runs", [])
-              if r["depth"] == depth and (sweep or {}).get("use_bn", True) == use_bn}
+    finals: dict[str, list[float]] = {}
+    for r in (sweep or {}).get("runs", []):
+        if r["depth"] == depth and (sweep or {}).get("use_bn", True) == use_bn:
+            finals.setdefault(r["arm"], []).append(r["final_train_error"])
     if finals:
-        text += "; sweep's final training error " + ", ".join(f"{a} {e:.1%}" for a, e in sorted(finals.items()))
+        n = max(map(len, finals.values()))
+        text += (f"; sweep's final training error (mean of {n} seed{'s' if n > 1 else ''}) "
+                 + ", ".join(f"{a} {sum(e) / len(e):.2%}" for a, e in sorted(finals.items())))
     return text
 
 
@@ -317,43 +327,55 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         state["titles"] = [ax.get_title() for ax in fig.axes]
         figure.value = figure_to_png(fig)
         verdict, msg = train_now_verdict(d, steps.value)
-        train_btn.disabled = verdict == "refuse"
+        train_btn.disabled = verdict == "refuse" or running()      # never re-enabled during a run
         train_msg.value = (f"<b style='color:crimson'>{msg}</b>" if verdict == "refuse" else
                            f"<span style='color:#b36b00'>{msg}</span>" if verdict == "warn" else
                            f"train now: {msg}")
+
+    def running() -> bool:
+        thread = state.get("thread")
+        return thread is not None and thread.is_alive()
 
     def run_training():
         d, r, b, n = slider.value, residual.value, bn.value, steps.value
         progress.max, progress.value = n, 0
         stop_btn.disabled, train_btn.disabled = False, True
+        stop_event, started = state["stop_event"], state["started"]
 
         class Progress(_ImageCurve):
             def update(self, history):
                 progress.value = len(history["step"])
                 super().update(history)
                 live.layout.display = None
+                started.set()
 
         try:
             seed_everything(0)
             model = cifar_resnet(d, use_residual=r, use_bn=b)
             curve = Progress(live, f"{'residual' if r else 'plain'}-{d}, live training loss")
             hist = short_run(model, num_steps=n, progress=False, live_plot=curve,
-                             runner_hook=lambda runner: state.__setitem__("runner", runner))
+                             runner_hook=lambda runner: state.__setitem__("runner", runner),
+                             should_stop=stop_event.is_set)
             state["train_history"] = hist
-            stopped = state["runner"].stop_requested
+            stopped = stop_event.is_set()
             train_msg.value = (f"{'stopped' if stopped else 'done'} after {len(hist['step'])} steps; "
                                f"final loss {hist['train_loss'][-1]:.3f}")
         except Exception as err:       # show it in the widget: a thread's traceback would be lost
             train_msg.value = f"<b style='color:crimson'>training failed: {type(err).__name__}: {err}</b>"
             state["train_error"] = err
         finally:
-            stop_btn.disabled, train_btn.disabled = True, False
+            started.set()
+            stop_btn.disabled = True
+            train_btn.disabled = train_now_verdict(slider.value, steps.value)[0] == "refuse"
 
     def train_now(_=None, blocking: bool = False):
         verdict, msg = train_now_verdict(slider.value, steps.value)
         if verdict == "refuse":
             train_msg.value = f"<b style='color:crimson'>{msg}</b>"
             return None
+        if running():                                   # one run at a time: a second click does nothing
+            return None
+        state["stop_event"], state["started"] = threading.Event(), threading.Event()
         if blocking:
             run_training()
             return None
@@ -363,9 +385,9 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         return thread
 
     def stop(_=None):
-        runner = state.get("runner")
-        if runner is not None:
-            runner.stop_requested = True
+        event = state.get("stop_event")                 # reaches the active run, even while its data loads
+        if event is not None:
+            event.set()
 
     for control in (slider, residual, bn, steps):
         control.observe(redraw, names="value")

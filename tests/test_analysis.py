@@ -56,9 +56,17 @@ def test_plot_arms_and_degradation():
     axes = plotting.plot_arms([_run("plain", 0, 0.8), _run("plain", 1, 0.7), _run("residual", 0, 0.9)], window=1)
     labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
     assert "plain train (n=2)" in labels and "residual train (n=1)" in labels
-    sweep = {"runs": [{"depth": d, "arm": a, "step": [1, 2], "train_acc": [0.5, 0.9]}
-                      for d in (8, 20) for a in ("plain", "residual")]}
+    sweep = {"runs": [{"depth": d, "arm": a, "seed": s, "step": [1, 2], "train_acc": [0.5, 0.9 + 0.01 * s],
+                       "train_loss": [1.0, 0.5 - 0.1 * s], "epoch_end": [1, 2]}
+                      for d in (8, 20) for a in ("plain", "residual") for s in (0, 1)]}
     axes = plotting.plot_degradation(sweep, window=1)
     assert [l.get_label() for l in axes[0].get_lines()] == ["plain-8", "plain-20"]
-    assert axes[1].get_title() == "residual networks"
+    assert axes[1].get_title() == "residual networks (mean ± std over seeds)"
+    steps, mean, std, n = plotting.sweep_error_curves(sweep, "plain", 8, window=1)
+    assert n == 2 and mean[1] == pytest.approx(0.095) and std[1] == pytest.approx(0.005)
+    rows = [{"depth": d, "arm": a, "mean": 0.1, "std": 0.01, "n": 2} for d in (8, 20) for a in ("plain", "residual")]
+    ax = plotting.plot_error_vs_depth(rows)
+    assert len(ax.containers) == 2                      # one errorbar series per arm
+    ax = plotting.plot_epoch_loss(sweep, depths=(8, 20), arm="plain")
+    assert [l.get_label() for l in ax.get_legend().get_texts()] == [] or len(ax.containers) == 2
     plt.close("all")

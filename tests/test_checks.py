@@ -89,3 +89,46 @@ def test_stage(passes):
     assert passes(checks.check_stage, right)
     with pytest.raises(checks.CheckFailed):
         checks.check_stage(all_strided)
+
+
+@pytest.mark.parametrize("placeholder", [None, ..., lambda *a: None, lambda *a: ...])
+def test_placeholders_are_not_attempted(placeholder, capsys):
+    assert checks.check_output_size(placeholder) is None
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_forward_with_pass_is_not_attempted(capsys):
+    class Stub(ResBlock):
+        def forward(self, x):
+            pass
+    checks.check_resblock(Stub)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_wrong_answer_renders_as_one_short_message():
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_output_size(lambda size, k, p, s: (size - k + 2 * p) / s + 1)
+    lines = info.value._render_traceback_()
+    assert len(lines) == 2 and "Exercise 03.1: not yet right" in lines[0] and "round down" in lines[0]
+
+
+def test_learner_exception_becomes_a_check_message():
+    def broken(size, k, p, s):
+        return size.nope
+    with pytest.raises(checks.CheckFailed, match="your code raised AttributeError") as info:
+        checks.check_output_size(broken)
+    assert "Exercise 03.1" in info.value._render_traceback_()[0]
+
+
+def test_render_traceback_is_used_by_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as cap:
+        result = shell.run_cell("from course_lib import checks\n"
+                                "checks.check_output_size(lambda size, k, p, s: 0)")
+    shown = cap.stdout + cap.stderr
+    assert isinstance(result.error_in_exec, checks.CheckFailed)
+    assert "not yet right" in shown and "Traceback" not in shown and "checks.py" not in shown

@@ -14,6 +14,10 @@ def test_summarize_pairs_by_seed():
     s = summarize(runs)
     assert s["plain"]["test_acc_mean"] == pytest.approx(0.85)
     assert s["gap"]["mean"] == pytest.approx(0.04) and s["gap"]["n"] == 2
+    # paired: t(1) = 12.706 times std(0.05, 0.03) / sqrt(2)
+    half = 12.706 * 0.0141421356 / 2 ** 0.5
+    assert s["gap"]["ci_low"] == pytest.approx(0.04 - half, abs=1e-4)
+    assert s["gap"]["ci_high"] == pytest.approx(0.04 + half, abs=1e-4)
 
 
 def test_final_smoothed():
@@ -31,16 +35,59 @@ def test_cli_plain_vs_residual_fast(tmp_path, capsys):
     # controlled: same seed, same data order, same number of steps for both arms
     assert plain["history"]["step"] == residual["history"]["step"]
     assert len(plain["test_pred"]) == len(plain["test_labels"]) == data["sizes"][2]
-    assert "gap (residual - plain" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "gap (residual - plain" in out_text and "run 2 of 2 (seed 0, residual)" in out_text
     assert load_results(out)["experiment"] == "plain-vs-residual"
 
 
 def test_cli_degradation_fast(tmp_path):
     out = tmp_path / "deg.json"
-    main(["degradation", "--fast", "--depths", "8", "14", "--out", str(out)])
+    main(["degradation", "--fast", "--depths", "8", "14", "--seeds", "2", "--out", str(out)])
     data = load_results(out)
-    assert [(r["depth"], r["arm"]) for r in data["runs"]] == [(8, "plain"), (8, "residual"), (14, "plain"), (14, "residual")]
+    arms = list(experiments.SWEEP_ARMS)
+    assert [(r["seed"], r["depth"], r["arm"]) for r in data["runs"]] == [
+        (s, d, a) for s in (0, 1) for d in (8, 14) for a in arms]
     assert all(0 <= r["final_train_error"] <= 1 for r in data["runs"])
+    by = {(r["seed"], r["depth"], r["arm"]): r for r in data["runs"]}
+    # option A has exactly the parameters of the plain twin; option B adds the projections
+    assert by[(0, 8, "plain")]["params"] == by[(0, 8, "residual")]["params"] < by[(0, 8, "residual-B")]["params"]
+    assert by[(0, 8, "residual")]["shortcut"] == "A" and by[(0, 8, "plain")]["shortcut"] is None
+    rows = experiments.degradation_table(data)
+    assert len(rows) == 2 * len(arms) and all(r["n"] == 2 for r in rows)
+
+
+def test_cli_checks_out_before_training(tmp_path, capsys, monkeypatch):
+    called = []
+    monkeypatch.setattr(experiments, "degradation", lambda *a, **k: called.append(1))
+    existing = tmp_path / "deg.json"
+    existing.write_text("{}")
+    with pytest.raises(SystemExit):
+        main(["degradation", "--fast", "--depths", "8", "--out", str(existing)])
+    assert "--force" in capsys.readouterr().err and not called and existing.read_text() == "{}"
+    with pytest.raises(SystemExit):
+        main(["degradation", "--fast", "--depths", "8", "--out", str(tmp_path)])
+    assert "is a folder" in capsys.readouterr().err and not called
+
+
+@pytest.mark.parametrize("seeds", ["0", "-1", "two"])
+def test_cli_rejects_bad_seed_counts(seeds, capsys):
+    with pytest.raises(SystemExit):
+        main(["plain-vs-residual", "--fast", "--seeds", seeds])
+    assert "--seeds takes a whole number >= 1" in capsys.readouterr().err
+
+
+def test_progress_line_estimates_the_rest():
+    assert experiments.progress_line(0, 10, 0.0) == "run 1 of 10; elapsed 0 s"
+    line = experiments.progress_line(2, 10, 120.0, "seed 1, plain")
+    assert line == "run 3 of 10 (seed 1, plain); elapsed 2 min 00 s, about 8 min 00 s left (estimated from the runs so far)"
+
+
+def test_lr_factor_warmup_then_cosine():
+    f = experiments.lr_factor
+    assert f(0, 100, "cosine", 10) == pytest.approx(0.1 * (0.5 * (1 + __import__("math").cos(0))))
+    assert f(9, 100, "cosine", 10) == pytest.approx(0.5 * (1 + __import__("math").cos(__import__("math").pi * 9 / 100)))
+    assert f(100, 100, "cosine", 0) == pytest.approx(0.0)
+    assert f(5, 100, "constant", 0) == 1.0
 
 
 def test_cli_seed_setting_fast(monkeypatch, tmp_path):
@@ -55,7 +102,7 @@ def test_cli_seed_setting_fast(monkeypatch, tmp_path):
 def test_cli_rejects_bad_depth(capsys):
     with pytest.raises(SystemExit):
         main(["degradation", "--fast", "--depths", "21"])
-    assert "not 6n+2" in capsys.readouterr().err
+    assert "depth must be 6n+2" in capsys.readouterr().err
 
 
 def test_load_results_missing(tmp_path):
@@ -70,10 +117,26 @@ def test_committed_results_exist_with_commands():
         assert not data["meta"]["fast"]
 
 
+def test_committed_sweep_is_the_one_the_issue_asks_for():
+    sweep = load_results("degradation")
+    assert len(sweep["seeds"]) >= 3 and sweep["depths"] == [8, 14, 20, 32, 44, 56, 110]
+    assert sweep["config"]["schedule"] == "cosine"
+    for depth in sweep["depths"]:
+        for arm in ("plain", "residual"):
+            assert len([r for r in sweep["runs"] if r["depth"] == depth and r["arm"] == arm]) >= 3
+    assert len(load_results("plain_vs_residual")["seeds"]) == 5
+
+
 def test_transfer_fast(monkeypatch):
     monkeypatch.setattr(experiments, "pick", lambda full, fast: fast)
-    r = experiments.transfer(shots=(5,), seeds=[0], steps=5)
+    r = experiments.transfer(shots=(5,), seeds=[0], steps=5, lrs=(0.01, 0.1))
     methods = [row["method"] for row in r["rows"]]
+    # every method searched both rates on the dev split, and uses the one with the best dev accuracy
+    assert len(r["search"]) == 2 * len(experiments.TRANSFER_METHODS)
+    for m in experiments.TRANSFER_METHODS:
+        tried = [s for s in r["search"] if s["method"] == m]
+        assert r["chosen_lr"][f"5|{m}"] == max(tried, key=lambda s: s["dev_acc"])["lr"]
+    assert len(experiments.transfer_comparisons(r)) == 3
     assert methods == list(experiments.TRANSFER_METHODS)
     frozen = next(row for row in r["rows"] if row["method"].startswith("frozen"))
     assert frozen["trainable_params"] == 64 * 5 + 5          # only the new head trains

@@ -90,9 +90,10 @@ def test_cifar_resnet(depth, blocks):
 
 
 def test_cifar_resnet20_param_count():
-    # Paper Table 6 gives 0.27M for ResNet-20 with zero-padding shortcuts (option A); our
+    # Paper Table 6 gives 0.27M for ResNet-20 with zero-padding shortcuts (option A, the default);
     # projections (option B) add 16*32 + 32*64 conv weights and 2*(32 + 64) BN parameters.
-    assert count_params(cifar_resnet(20, in_channels=3)) == 269_722 + 16 * 32 + 32 * 64 + 2 * (32 + 64)
+    assert count_params(cifar_resnet(20, in_channels=3)) == 269_722
+    assert count_params(cifar_resnet(20, in_channels=3, shortcut="B")) == 269_722 + 16 * 32 + 32 * 64 + 2 * (32 + 64)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -128,3 +129,31 @@ def test_build_model_roundtrip():
 def test_make_shortcut():
     assert isinstance(make_shortcut(8, 8, 1), nn.Identity)
     assert make_shortcut(8, 16, 2)(torch.randn(1, 8, 4, 4)).shape == (1, 16, 2, 2)
+
+
+def test_option_a_shortcut_zero_pads_and_has_no_parameters():
+    import torch
+
+    from course_lib.models import ZeroPadShortcut, make_shortcut
+
+    x = torch.randn(2, 16, 8, 8)
+    y = ZeroPadShortcut(16, 32, stride=2)(x)
+    assert y.shape == (2, 32, 4, 4)
+    assert torch.equal(y[:, :16], x[:, :, ::2, ::2]) and not y[:, 16:].any()
+    assert sum(p.numel() for p in make_shortcut(16, 32, 2, shortcut="A").parameters()) == 0
+    with pytest.raises(ValueError, match="'A'.*'B'"):
+        make_shortcut(16, 32, 2, shortcut="C")
+
+
+@pytest.mark.parametrize("depth, paper_millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
+def test_cifar_resnet_option_a_matches_the_paper_table_6(depth, paper_millions):
+    # He et al. 2016, Table 6: # params of the CIFAR-10 ResNets (option A, 3 input channels)
+    n = count_params(cifar_resnet(depth, in_channels=3))
+    assert round(n / 1e6, 2 if depth < 110 else 1) == paper_millions
+    assert n == count_params(cifar_resnet(depth, in_channels=3, use_residual=False))    # same as the plain twin
+    assert n < count_params(cifar_resnet(depth, in_channels=3, shortcut="B"))
+
+
+def test_use_residual_must_be_a_bool():
+    with pytest.raises(TypeError, match="True or False"):
+        ResBlock(8, 8, use_residual="no")

@@ -79,3 +79,56 @@ def test_samples_top_k_and_widget():
     box.upload.value = ({"name": "bad.png", "type": "image/png", "size": 3, "content": memoryview(b"abc"),
                          "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
     assert "bad.png" in box.message.value and "not an image" in box.message.value
+
+
+def test_sample_images_come_from_the_test_split_only():
+    from course_lib.data import split_indices
+    from course_lib.predict import sample_indices
+
+    split = split_indices(seed=0)
+    for seed in range(5):
+        picks = set(sample_indices(4, seed).tolist())
+        assert picks <= set(split["test"].tolist())
+        assert not picks & (set(split["train"].tolist()) | set(split["dev"].tolist()))
+
+
+def test_split_indices_match_load_mnist():
+    from course_lib.data import bundled_arrays, load_mnist, split_indices
+
+    _, labels = bundled_arrays()
+    data, idx = load_mnist(300, 50, 60, seed=3), split_indices(300, 50, 60, seed=3)
+    assert data.test.y.tolist() == labels[idx["test"]].tolist()
+    assert data.train.y.tolist() == labels[idx["train"]].tolist()
+
+
+def test_huge_declared_size_is_refused_before_decoding():
+    import struct
+    import time
+    import zlib
+
+    from course_lib.predict import ImageInputError, read_image
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 0, 0, 0, 0)          # 50,000 × 50,000 grey
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    start = time.perf_counter()
+    with pytest.raises(ImageInputError, match="pixels|decompression bomb"):
+        read_image(png)
+    assert time.perf_counter() - start < 5
+
+
+def test_exif_orientation_is_honoured():
+    from PIL import Image
+
+    from course_lib.predict import read_image
+
+    img = Image.new("L", (40, 20), color=255)
+    img.paste(0, (0, 0, 10, 20))                                     # a dark bar on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                 # "rotate 90° clockwise to view"
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", exif=exif.tobytes())
+    arr = read_image(buf.getvalue())
+    assert arr.shape == (40, 20)                                     # rotated: now tall
+    assert arr[:10].mean() < 0.2 and arr[-10:].mean() > 0.8          # the bar is now at the top

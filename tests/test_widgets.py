@@ -58,7 +58,7 @@ def test_depth_explorer_driven_from_python():
     box = widgets.depth_explorer(depth=20, use_residual=False, sweep=SWEEP)
     lines = box.state["lines"]
     assert len(lines["plain-20 (chosen)"]) == 20 and len(lines["residual-20 (twin)"]) == 20
-    assert "plain-20" in box.readout.value and "plain 20.0%" in box.readout.value
+    assert "plain-20" in box.readout.value and "plain 20.00%" in box.readout.value
     assert set(lines) >= {"plain-20", "residual-20"}                 # sweep curves at this depth
     png_before = box.figure.value
 
@@ -94,13 +94,23 @@ def test_depth_explorer_stop_button_threaded():
     box = widgets.depth_explorer(depth=8, sweep=None)
     box.controls["steps"].value = 400
     thread = box.train_now()
-    import time
-    for _ in range(200):
-        if "runner" in box.state and box.state["runner"].global_step > 0:
-            break
-        time.sleep(0.05)
+    assert box.train_now() is None                       # a second click while it runs starts nothing
+    box.controls["depth"].value = 14                     # moving a control does not re-enable the button
+    assert box.controls["train"].disabled
+    assert box.state["started"].wait(timeout=600)        # waits on an event, not on the clock
     box.stop()
-    thread.join(timeout=60)
+    thread.join(timeout=600)
     assert not thread.is_alive()
     assert "stopped after" in box.train_message.value
     assert len(box.state["train_history"]["step"]) < 400
+    assert not box.controls["train"].disabled
+
+
+def test_stop_pressed_before_the_first_step_is_not_lost():
+    box = widgets.depth_explorer(depth=8, sweep=None)
+    box.controls["steps"].value = 400
+    thread = box.train_now()
+    box.stop()                                           # while the data may still be loading
+    thread.join(timeout=600)
+    assert "stopped after" in box.train_message.value
+    assert len(box.state["train_history"]["step"]) <= 1

@@ -1,0 +1,74 @@
+"""`check_environment()`: one [OK] or [FAIL] line per thing the course needs.
+
+    >>> from course_lib import check_environment
+    >>> check_environment()
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _version(module: str) -> str | None:
+    try:
+        return getattr(importlib.import_module(module), "__version__", "?")
+    except Exception:                       # a broken install can raise anything on import
+        return None
+
+
+def _package(module: str, minimum: str, why: str) -> Check:
+    version = _version(module)
+    if version is None:
+        return Check(module, False, f"not importable; {why}. Fix: pip install -e . (or make lab)")
+    return Check(module, True, version)
+
+
+def environment_checks() -> list[Check]:
+    """The checks, as data (tested); `check_environment` prints them."""
+    from . import data
+    from .config import get_device
+
+    checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0] +
+                    ("" if sys.version_info >= (3, 10) else ": the course needs Python 3.10 or newer"))]
+    checks.append(_package("torch", "2.1", "the course is written in PyTorch"))
+    checks.append(_package("torchvision", "0.16", "notebooks 04, 06 and 09 compare with torchvision"))
+    checks.append(_package("ipywidgets", "8.0", "the sliders and buttons need it"))
+    kernel = _version("ipykernel")
+    if kernel is None:
+        checks.append(Check("ipykernel", False, "not importable; JupyterLab needs it to run notebooks"))
+    else:
+        bad = kernel.startswith("7.0.")
+        checks.append(Check("ipykernel", not bad, kernel + (": 7.0.x breaks widget updates from background "
+                                                             "threads; pip install 'ipykernel!=7.0.*'" if bad else "")))
+    try:
+        data.verify_bundled()
+        checks.append(Check("bundled MNIST", True, "10,000 digits, SHA-256 checksums verified"))
+    except Exception as err:
+        checks.append(Check("bundled MNIST", False, str(err)))
+    try:
+        device = get_device()
+        note = ("the committed results were computed on a CPU" if device.type == "cpu"
+                else "the committed results were computed on a CPU; yours may differ slightly")
+        checks.append(Check("device", True, f"{device} ({note}; set COURSE_DEVICE to choose)"))
+    except ValueError as err:
+        checks.append(Check("device", False, str(err)))
+    return checks
+
+
+def check_environment() -> bool:
+    """Print one line per requirement and return True when all pass."""
+    checks = environment_checks()
+    for c in checks:
+        print(f"[{'OK' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
+    ok = all(c.ok for c in checks)
+    print("everything the course needs is here" if ok else "fix the [FAIL] lines above, then restart the kernel")
+    return ok

@@ -1,0 +1,59 @@
+"""A saved picture of a widget, for readers who see the notebook before running it.
+
+A freshly cloned notebook is untrusted, and GitHub, nbviewer and a static site do not run a
+kernel: there a live widget shows as `VBox(children=...)` text. `show(widget)` displays a
+static snapshot first (a caption, the widget's readouts as text and its pictures as PNG), then
+the live widget.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+CAPTION = ("*Saved picture of the widget below, as it first appeared when the notebook was run. "
+           "Run the cell to get the live controls.*")
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def _hidden(widget) -> bool:
+    layout = getattr(widget, "layout", None)
+    return layout is not None and getattr(layout, "display", None) == "none"
+
+
+def snapshot_parts(widget) -> list[tuple[str, object]]:
+    """[("markdown", text) | ("png", bytes)]: what the static picture of `widget` holds, in order."""
+    import ipywidgets as w
+
+    parts: list[tuple[str, object]] = [("markdown", CAPTION)]
+    controls = []
+    for node in _walk(widget):
+        if _hidden(node):
+            continue
+        if isinstance(node, w.Image):
+            if node.value:
+                parts.append(("png", bytes(node.value)))
+        elif isinstance(node, w.HTML):
+            text = html.unescape(re.sub(r"<[^>]+>", "", node.value or "")).strip()
+            if text:
+                parts.append(("markdown", text))
+        elif (isinstance(node, w.ValueWidget) and not isinstance(node, w.FileUpload)
+              and getattr(node, "description", "")):
+            controls.append(f"{node.description} = {node.value}")
+    if controls:
+        parts.insert(1, ("markdown", "Settings: " + ", ".join(controls)))
+    return parts
+
+
+def show(widget) -> None:
+    """Display the static snapshot of `widget`, then the live widget."""
+    from IPython.display import Image, Markdown, display
+
+    for kind, payload in snapshot_parts(widget):
+        display(Image(payload) if kind == "png" else Markdown(payload))
+    display(widget)

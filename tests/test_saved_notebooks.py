@@ -1,0 +1,109 @@
+"""What a learner sees in the committed notebooks before running anything."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+STUCK = re.compile(r"(?<!\d)0%\|")
+
+
+def final_lines(text: str) -> list[str]:
+    """What a terminal (and Jupyter) shows of a stream: the last \\r-segment of every line."""
+    return [line.split("\r")[-1] for line in text.split("\n")]
+
+
+def stuck_progress_bars(nb: dict) -> list[str]:
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        texts, stream = [], None
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" or ("text" in out and "data" not in out):
+                # Jupyter shows consecutive outputs of one stream as one text: join them first
+                if stream is not None and out.get("name") == stream[0]:
+                    texts[-1] += "".join(out["text"])
+                else:
+                    texts.append("".join(out["text"]))
+                stream = (out.get("name"),)
+                continue
+            stream = None
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                texts.append("".join(data.get("text/plain", "")))
+        for text in texts:
+            if True:
+                found += [f"cell {i}: {line.strip()[:80]}" for line in final_lines(text) if STUCK.search(line)]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_saved_progress_bar_is_stuck_at_zero(path):
+    assert not stuck_progress_bars(json.loads(path.read_text()))
+
+
+def test_the_check_sees_a_stuck_bar():
+    nb = {"cells": [{"outputs": [{"text": "training:   0%|          | 0/625 [00:00<?, ?step/s]"}]},
+                    {"outputs": [{"text": "training:   0%|   | 0/9\rtraining: 100%|###| 9/9 [00:01<00:00]\n"}]},
+                    {"outputs": [{"output_type": "stream", "name": "stdout", "text": "training:   0%|   | 0/9"},
+                                 {"output_type": "stream", "name": "stdout", "text": "\rtraining: 100%|###| 9/9\n"}]}]}
+    assert len(stuck_progress_bars(nb)) == 1
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
+def test_every_notebook_links_to_the_next(path):
+    last = "".join(json.loads(path.read_text())["cells"][-1]["source"])
+    assert last.startswith("**Next:**") or last.startswith("**This is the last notebook")
+    for target in re.findall(r"\]\(([^)]+\.ipynb)\)", last):
+        assert (path.parent / target).is_file(), target
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def widgets_without_snapshot(nb: dict) -> list[str]:
+    """Saved widget views with no static picture (an image or the snapshot caption) before them."""
+    missing = []
+    for i, cell in enumerate(nb["cells"]):
+        seen_static = False
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "image/png" in data or "Saved picture of the widget" in "".join(data.get("text/markdown", "")):
+                seen_static = True
+            if WIDGET in data and not seen_static:
+                missing.append(f"cell {i}: {''.join(data.get('text/plain', ''))[:60]}")
+    return missing
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_saved_widget_has_a_static_picture(path):
+    assert not widgets_without_snapshot(json.loads(path.read_text()))
+
+
+def test_the_check_sees_a_widget_without_picture():
+    bare = {"cells": [{"outputs": [{"data": {WIDGET: {}, "text/plain": "VBox(children=...)"}}]}]}
+    assert widgets_without_snapshot(bare)
+    ok = {"cells": [{"outputs": [{"data": {"image/png": "..."}}, {"data": {WIDGET: {}}}]}]}
+    assert not widgets_without_snapshot(ok)
+
+
+def test_snapshot_of_the_depth_explorer_holds_its_figure():
+    from course_lib.snapshot import snapshot_parts
+    from course_lib.widgets import depth_explorer
+
+    parts = snapshot_parts(depth_explorer(depth=8, sweep=None))
+    kinds = [k for k, _ in parts]
+    assert kinds[0] == "markdown" and "png" in kinds
+    assert any(k == "markdown" and "depth = 8" in v for k, v in parts)
+    png = next(v for k, v in parts if k == "png")
+    assert png[:4] == b"\x89PNG"
+
+
+def test_snapshot_of_the_upload_predictor_before_any_upload():
+    from course_lib.models import cifar_resnet
+    from course_lib.predict import upload_predictor
+    from course_lib.snapshot import snapshot_parts
+
+    parts = snapshot_parts(upload_predictor(cifar_resnet(8), {"a.png": b""}))
+    assert parts[0][0] == "markdown" and any("or a sample = (choose a sample)" in v for k, v in parts if k == "markdown")

@@ -1,0 +1,49 @@
+import math
+
+import pytest
+
+from course_lib.stats import describe_difference, paired_difference, t_quantile_975
+
+
+def test_t_quantiles_match_the_table():
+    assert t_quantile_975(1) == 12.706 and t_quantile_975(4) == 2.776 and t_quantile_975(30) == 2.042
+    assert t_quantile_975(60) == pytest.approx(2.000, abs=0.002)
+    assert t_quantile_975(1000) == pytest.approx(1.962, abs=0.002)
+    assert t_quantile_975(0) == math.inf                   # one seed: no interval
+    with pytest.raises(ValueError):
+        t_quantile_975(-1)
+
+
+def test_paired_difference_by_hand():
+    ci = paired_difference([0.99, 0.98, 0.985], [0.98, 0.975, 0.983])
+    d = [0.01, 0.005, 0.002]
+    mean, std = sum(d) / 3, (sum((x - sum(d) / 3) ** 2 for x in d) / 2) ** 0.5
+    assert ci["mean"] == pytest.approx(mean) and ci["std"] == pytest.approx(std)
+    assert ci["ci_high"] - ci["mean"] == pytest.approx(4.303 * std / 3 ** 0.5)
+    assert not ci["excludes_zero"]
+
+
+def test_paired_is_not_unpaired():
+    # large spread between seeds, but the same small gain on every seed: paired sees it
+    plain = [0.70, 0.80, 0.90, 0.60]
+    ci = paired_difference([p + 0.01 for p in plain], plain)
+    assert ci["excludes_zero"] and ci["ci_low"] > 0
+
+
+def test_one_pair_and_bad_input():
+    ci = paired_difference([1.0], [0.5])
+    assert math.isnan(ci["ci_low"]) and not ci["excludes_zero"]
+    assert "no conclusion" in describe_difference(ci, "x")
+    with pytest.raises(ValueError):
+        paired_difference([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError):
+        paired_difference([], [])
+
+
+def test_describe_says_what_the_interval_says():
+    above = describe_difference(paired_difference([0.9, 0.91, 0.92], [0.8, 0.8, 0.81]), "gap")
+    assert "above zero" in above and "95% CI [" in above
+    around = describe_difference(paired_difference([0.9, 0.8, 0.85], [0.85, 0.85, 0.84]), "gap")
+    assert "includes zero" in around
+    below = describe_difference(paired_difference([0.8, 0.8, 0.81], [0.9, 0.91, 0.92]), "gap")
+    assert "below zero" in below
