@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml | $(PY)
 # render before you run them. (--allow-root only when run as root, e.g. in a container.)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter trust notebooks/*.ipynb
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
 test: $(STAMP)
 	@start=$$(date +%s); \

@@ -111,3 +111,9 @@ def test_binder_environment_lists_the_course_packages():
     assert pip_lines == wanted, pip_lines ^ wanted
     assert "  - python=3.11" in lines and "  - pytorch=*=cpu*" in lines
     assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_make_lab_trusts_and_opens_at_the_repository_root():
+    lab = (ROOT / "Makefile").read_text().split("\nlab:")[1].split("\n\n")[0]
+    assert "jupyter trust notebooks/*.ipynb" in lab
+    assert '--ServerApp.root_dir="$(CURDIR)"' in lab and "default_url=/lab/tree/notebooks/00_start_here.ipynb" in lab
