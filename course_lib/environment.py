@@ -25,7 +25,7 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _package(module: str, minimum: str, why: str) -> Check:
+def _package(module: str, why: str) -> Check:
     version = _version(module)
     if version is None:
         return Check(module, False, f"not importable; {why}. Fix: pip install -e . (or make lab)")
@@ -39,9 +39,9 @@ def environment_checks() -> list[Check]:
 
     checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0] +
                     ("" if sys.version_info >= (3, 10) else ": the course needs Python 3.10 or newer"))]
-    checks.append(_package("torch", "2.1", "the course is written in PyTorch"))
-    checks.append(_package("torchvision", "0.16", "notebooks 04, 06 and 09 compare with torchvision"))
-    checks.append(_package("ipywidgets", "8.0", "the sliders and buttons need it"))
+    checks.append(_package("torch", "the course is written in PyTorch"))
+    checks.append(_package("torchvision", "notebooks 04, 06 and 09 compare with torchvision"))
+    checks.append(_package("ipywidgets", "the sliders and buttons need it"))
     kernel = _version("ipykernel")
     if kernel is None:
         checks.append(Check("ipykernel", False, "not importable; JupyterLab needs it to run notebooks"))

@@ -301,7 +301,7 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                     continue
                 runner = result.pop("runner")
                 h = result["history"]
-                train_acc, train_loss = _final_train_metrics(runner, data)
+                train_acc, train_loss = runner.evaluate(data.train.loader(512))   # eval mode, whole training set
                 out["runs"].append({
                     "depth": depth, "arm": arm, "seed": seed, "shortcut": shortcut if use_residual else None,
                     "params": sum(p.numel() for p in model.parameters()),
@@ -326,11 +326,6 @@ def paired_errors(sweep: dict, arm_a: str, depth_a: int, arm_b: str, depth_b: in
     b = {r["seed"]: r[metric] for r in sweep["runs"] if r["arm"] == arm_b and r["depth"] == depth_b}
     shared = sorted(a.keys() & b.keys())
     return [a[s] for s in shared], [b[s] for s in shared]
-
-
-def _final_train_metrics(runner: Runner, data) -> tuple[float, float]:
-    """Accuracy and loss of the trained model (eval mode) on the whole training split."""
-    return runner.evaluate(data.train.loader(512))
 
 
 def degradation_table(sweep: dict, metric: str = "final_train_error") -> list[dict]:
@@ -461,19 +456,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr: float = 0.05,
               batch_size: int = 64, size: int = 16, progress: bool = True, live_plot=None,
-              runner_hook=None, should_stop=None) -> dict:
+              should_stop=None) -> dict:
     """A short training run for demonstrations: `num_steps` SGD steps on MNIST at `size`×`size`.
 
     Defaults: 150 steps (fast mode: 20) with lr 0.05 and momentum 0.9. Returns the history.
-    `runner_hook(runner)` is called before training starts (the depth explorer uses it to wire
-    its stop button to `runner.stop_requested`).
+    `should_stop()` is checked after every step (the depth explorer's stop button).
     """
     num_steps = num_steps or pick(150, 20)
     data = load_mnist(pick(4000, 1000), 64, 64, seed=seed, size=size)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())
-    if runner_hook is not None:
-        runner_hook(runner)
     loader = data.train.loader(batch_size, shuffle=True, seed=seed)
     epochs = -(-num_steps // len(loader))
     return runner.train(loader, num_epochs=epochs, log_steps=10, progress=progress,

@@ -224,6 +224,12 @@ def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="fina
     return ax
 
 
+def epoch_mean_losses(run: dict) -> list[float]:
+    """A sweep run's mean training loss in each epoch (its steps between `epoch_end` marks)."""
+    bounds = [0] + run["epoch_end"]
+    return [float(np.mean(run["train_loss"][a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
 def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", ax=None):
     """Mean training loss per epoch (over its steps, then over seeds): has training levelled off?"""
     if ax is None:
@@ -233,11 +239,7 @@ def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", a
         runs = [r for r in sweep["runs"] if r["arm"] == arm and r["depth"] == depth]
         if not runs:
             continue
-        per_run = []
-        for r in runs:
-            bounds = [0] + r["epoch_end"]
-            per_run.append([float(np.mean(r["train_loss"][a:b])) for a, b in zip(bounds, bounds[1:])])
-        curves = np.asarray(per_run)
+        curves = np.asarray([epoch_mean_losses(r) for r in runs])
         epochs = np.arange(1, curves.shape[1] + 1)
         ax.errorbar(epochs, curves.mean(0), yerr=curves.std(0), fmt="o-", capsize=3,
                     color=cmap(i / max(len(depths) - 1, 1)), label=f"{arm}-{depth}")

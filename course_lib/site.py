@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import re
 from pathlib import Path
 
@@ -22,8 +21,8 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 _EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
 
 
-def _title_and_subtitle(nb: dict) -> tuple[str, str]:
-    lines = "".join(nb["cells"][0]["source"]).splitlines()
+def _title_and_subtitle(nb) -> tuple[str, str]:
+    lines = nb.cells[0].source.splitlines()
     title = lines[0].lstrip("# ").strip()
     subtitle = next((line.strip("* ") for line in lines[1:] if line.startswith("*")), "")
     return title, subtitle
@@ -38,11 +37,11 @@ def _offline_notebook(nb):
     return nb
 
 
-def render_page(path: Path) -> str:
-    import nbformat
+def render_page(nb) -> str:
+    """One notebook (an nbformat node) as an offline HTML page."""
     from nbconvert import HTMLExporter
 
-    nb = _offline_notebook(nbformat.read(path, as_version=4))
+    nb = _offline_notebook(nb)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     body = _EXTERNAL_SCRIPT.sub("", body)                               # MathJax, require.js: not needed
     body = re.sub(r'href="([\w.-]+)\.ipynb"', r'href="\1.html"', body)   # links between notebooks
@@ -70,13 +69,16 @@ widgets, clone the repository and run <code>make lab</code> (see the README).</p
 
 def build_site(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
     """Write index.html and one page per notebook into `out`; return the paths written."""
+    import nbformat
+
     out.mkdir(parents=True, exist_ok=True)
     written, pages = [], []
     for path in sorted(notebooks.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        title, sub = _title_and_subtitle(nb)
         page = out / (path.stem + ".html")
-        page.write_text(render_page(path), encoding="utf-8")
+        page.write_text(render_page(nb), encoding="utf-8")
         written.append(page)
-        title, sub = _title_and_subtitle(json.loads(path.read_text()))
         pages.append((page.name, title, sub))
     index = out / "index.html"
     index.write_text(render_index(pages), encoding="utf-8")

@@ -354,7 +354,6 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             model = cifar_resnet(d, use_residual=r, use_bn=b)
             curve = Progress(live, f"{'residual' if r else 'plain'}-{d}, live training loss")
             hist = short_run(model, num_steps=n, progress=False, live_plot=curve,
-                             runner_hook=lambda runner: state.__setitem__("runner", runner),
                              should_stop=stop_event.is_set)
             state["train_history"] = hist
             stopped = stop_event.is_set()

@@ -33,8 +33,7 @@ def stuck_progress_bars(nb: dict) -> list[str]:
             if "application/vnd.jupyter.widget-view+json" in data:
                 texts.append("".join(data.get("text/plain", "")))
         for text in texts:
-            if True:
-                found += [f"cell {i}: {line.strip()[:80]}" for line in final_lines(text) if STUCK.search(line)]
+            found += [f"cell {i}: {line.strip()[:80]}" for line in final_lines(text) if STUCK.search(line)]
     return found
 
 
