@@ -12,6 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .config import eval_mode, train_mode
+
 
 def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Convolutions and linear layers in forward order, excluding 1×1 projection shortcuts."""
@@ -25,14 +27,12 @@ def gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[list[str], l
     One forward and backward pass of cross-entropy on (x, y), in train mode (BatchNorm uses
     batch statistics, as during training). The model's gradients are cleared afterwards.
     """
-    was_training = model.training
-    model.train()
-    model.zero_grad(set_to_none=True)
-    F.cross_entropy(model(x), y).backward()
-    layers = weighted_layers(model)
-    norms = [m.weight.grad.norm().item() for _, m in layers]
-    model.zero_grad(set_to_none=True)
-    model.train(was_training)
+    with train_mode(model):
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        layers = weighted_layers(model)
+        norms = [m.weight.grad.norm().item() for _, m in layers]
+        model.zero_grad(set_to_none=True)
     return [name for name, _ in layers], norms
 
 
@@ -53,14 +53,12 @@ def activation_stats(model: nn.Module, x: Tensor) -> dict[str, list]:
     for name, m in model.named_modules():
         if isinstance(m, (ResBlock, Bottleneck)) or name == "stem":
             hooks.append(m.register_forward_hook(record(name)))
-    was_training = model.training
-    model.train()            # BatchNorm in train mode: what the first training step sees
     try:
-        model(x)
+        with train_mode(model):  # BatchNorm in train mode: what the first training step sees
+            model(x)
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     return {"name": names, "mean": means, "std": stds}
 
 
@@ -73,14 +71,12 @@ def trace_shapes(model: nn.Module, input_size: Sequence[int], batch_size: int = 
         if name and name.count(".") == depth - 1:
             hooks.append(m.register_forward_hook(
                 lambda mod, i, o, name=name: rows.append((name, type(mod).__name__, tuple(o.shape)))))
-    was_training = model.training
-    model.eval()
     try:
-        model(torch.zeros(batch_size, *input_size, device=next(model.parameters()).device))
+        with eval_mode(model):
+            model(torch.zeros(batch_size, *input_size, device=next(model.parameters()).device))
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
     return rows
 
 
@@ -130,3 +126,47 @@ def keras_to_torch_bn_momentum(keras_momentum: float) -> float:
     if not 0 <= keras_momentum <= 1:
         raise ValueError(f"momentum must be in [0, 1], got {keras_momentum}")
     return 1 - keras_momentum
+
+
+# ----------------------------------------------------------------- convolution and block arithmetic
+def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1) -> int:
+    """⌊(size − kernel + 2·padding) / stride⌋ + 1, the output side of a convolution."""
+    for name, v, low in (("size", size, 1), ("kernel", kernel, 1), ("padding", padding, 0), ("stride", stride, 1)):
+        if not isinstance(v, int) or v < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+    if kernel > size + 2 * padding:
+        raise ValueError(f"kernel {kernel} is larger than the padded input {size} + 2·{padding}")
+    return (size - kernel + 2 * padding) // stride + 1
+
+
+def output_size_text(size: int, kernel: int, padding: int, stride: int) -> str:
+    """The readout of the calculator: the formula with the numbers filled in, or the error."""
+    try:
+        out = conv_output_size(size, kernel, padding, stride)
+    except ValueError as err:
+        return f"<b style='color:crimson'>{err}</b>"
+    return (f"⌊({size} − {kernel} + 2·{padding}) / {stride}⌋ + 1 = "
+            f"⌊{size - kernel + 2 * padding} / {stride}⌋ + 1 = <b>{out}</b>")
+
+
+def block_weight_count(block: str, in_channels: int, width: int, expansion: int = 4) -> int:
+    """Convolution weights of one block with an identity shortcut (no BN, no bias).
+
+    basic: two 3×3 convs, width → width (in_channels must equal width).
+    bottleneck: 1×1 in→width, 3×3 width→width, 1×1 width→expansion·width.
+    """
+    if block == "basic":
+        return 9 * in_channels * width + 9 * width * width
+    if block == "bottleneck":
+        return in_channels * width + 9 * width * width + width * expansion * width
+    raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
+
+
+def param_count_text(block: str, channels: int, expansion: int) -> str:
+    """Readout: both blocks at `channels` in/out channels, and the ratio."""
+    width = channels // expansion if block == "bottleneck" else channels
+    basic = block_weight_count("basic", channels, channels)
+    bottleneck = block_weight_count("bottleneck", channels, channels // expansion, expansion)
+    chosen = basic if block == "basic" else bottleneck
+    return (f"{block} block, {channels} channels in and out (3×3 width {width}): <b>{chosen:,}</b> weights. "
+            f"basic {basic:,} vs bottleneck {bottleneck:,}: ratio <b>{basic / bottleneck:.2f}×</b>")

@@ -2,7 +2,8 @@
 
 Fast mode (`COURSE_FAST=1`) shrinks epochs and subset sizes *inside* `course_lib`, so that CI
 can execute every notebook in minutes. Notebooks never branch on it: they call the same
-functions, and the functions choose smaller defaults.
+functions, and the functions choose smaller defaults from a preset table with a "full" and a
+"fast" row (`experiments.PRESETS`, `transfer.PRESETS`, `data.MNIST_SIZES`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ import contextlib
 import os
 import random
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
 
-T = TypeVar("T")
 
 # Bundled data, cached results and fetched assets live here ($COURSE_DATA_DIR overrides it).
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", Path(__file__).resolve().parents[1] / "data"))
@@ -27,11 +26,6 @@ _TRUE = {"1", "true", "yes", "on"}
 def is_fast() -> bool:
     """True when the environment variable COURSE_FAST is set to 1/true/yes/on."""
     return os.environ.get("COURSE_FAST", "").strip().lower() in _TRUE
-
-
-def pick(full: T, fast: T) -> T:
-    """Return `fast` in fast mode and `full` otherwise; the one place defaults shrink."""
-    return fast if is_fast() else full
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -82,6 +76,18 @@ def environment_report() -> dict[str, str]:
         "cpu threads": str(torch.get_num_threads()),
         "fast mode": str(is_fast()),
     }
+
+
+@contextlib.contextmanager
+def train_mode(model: torch.nn.Module):
+    """Switch `model` to train mode for the block (BatchNorm uses batch statistics and updates
+    its running ones), and back to its previous mode afterwards, even when the block raises."""
+    was_training = model.training
+    model.train()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import assets
-from .config import DATA_DIR, pick
+from .config import DATA_DIR, is_fast
 
 BUNDLED_DIR = DATA_DIR / "mnist10k"
 BUNDLED_FILES = {
@@ -172,14 +172,12 @@ class Split:
 
 
 @dataclass
-class MNISTSplits:
-    """The train, dev and test splits returned by `load_mnist`."""
+class Splits:
+    """Train, dev and test `Split`s (what `load_mnist` and `load_cats_dogs` return)."""
 
     train: Split
     dev: Split
     test: Split
-    seed: int
-    size: int
 
     def sizes(self) -> tuple[int, int, int]:
         return len(self.train), len(self.dev), len(self.test)
@@ -199,6 +197,17 @@ def to_model_input(images: np.ndarray | Tensor, size: int = 32, normalize: bool 
     return x.contiguous()
 
 
+# The default train/dev/test sizes of `load_mnist`, full and fast (the NNDL book's 1,000/200/200).
+MNIST_SIZES = {"full": (8000, 1000, 1000), "fast": (1000, 200, 200)}
+
+
+def _default_sizes(*sizes: int | None) -> tuple[int, int, int]:
+    defaults = MNIST_SIZES["fast" if is_fast() else "full"]
+    chosen = tuple(d if n is None else n for n, d in zip(sizes, defaults))
+    _check_sizes(chosen)
+    return chosen
+
+
 def _check_sizes(sizes: Sequence[int]) -> None:
     for name, n in zip(("num_train", "num_dev", "num_test"), sizes):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -207,7 +216,7 @@ def _check_sizes(sizes: Sequence[int]) -> None:
 
 def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_test: int | None = None,
                seed: int = 0, size: int = 32, normalize: bool = True, source: str = "bundled",
-               classes: Sequence[int] | None = None) -> MNISTSplits:
+               classes: Sequence[int] | None = None) -> Splits:
     """Seeded, disjoint train/dev/test splits of MNIST, held in memory.
 
     Args:
@@ -223,10 +232,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         raise ValueError(f"source must be 'bundled' or 'full', got {source!r}")
     if not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an int >= 8, got {size!r}")
-    num_train = num_train if num_train is not None else pick(8000, 1000)
-    num_dev = num_dev if num_dev is not None else pick(1000, 200)
-    num_test = num_test if num_test is not None else pick(1000, 200)
-    _check_sizes((num_train, num_dev, num_test))
+    num_train, num_dev, num_test = _default_sizes(num_train, num_dev, num_test)
 
     if source == "bundled":
         images, labels = bundled_arrays()
@@ -255,7 +261,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         raise ValueError(
             f"asked for {need} images from the {source} set but it holds {len(y)}"
             + (f" for classes {list(classes)}" if classes is not None else "")
-            + f": lower num_train/num_dev/num_test (defaults 8000/1000/1000)"
+            + ": lower num_train/num_dev/num_test (defaults 8000/1000/1000)"
         )
     order = rng.permutation(len(y))                     # the same draw as split_indices()
     parts = np.split(order[:need], np.cumsum([num_train, num_dev])[: 2 if pool_test is None else 1])
@@ -267,17 +273,14 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
             raise ValueError(f"asked for {num_test} test images, the full test set holds {len(ty)}")
         p = rng.permutation(len(ty))[:num_test]
         splits.append(Split(to_model_input(tx[p], size, normalize), torch.as_tensor(ty[p], dtype=torch.long)))
-    return MNISTSplits(*splits, seed=seed, size=size)
+    return Splits(*splits)
 
 
 def split_indices(num_train: int | None = None, num_dev: int | None = None, num_test: int | None = None,
                   seed: int = 0) -> dict[str, np.ndarray]:
     """Indices into the bundled 10,000 digits of `load_mnist(...)`'s train, dev and test splits
     (all digits, same sizes and seed). The defaults are the current mode's defaults."""
-    num_train = num_train if num_train is not None else pick(8000, 1000)
-    num_dev = num_dev if num_dev is not None else pick(1000, 200)
-    num_test = num_test if num_test is not None else pick(1000, 200)
-    _check_sizes((num_train, num_dev, num_test))
+    num_train, num_dev, num_test = _default_sizes(num_train, num_dev, num_test)
     _, labels = bundled_arrays()
     order = np.random.default_rng(seed).permutation(len(labels))
     a, b = num_train, num_train + num_dev
@@ -320,18 +323,6 @@ def normalize_imagenet(x: Tensor) -> Tensor:
     mean = torch.tensor(assets.IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(assets.IMAGENET_STD).view(1, 3, 1, 1)
     return (x - mean) / std
-
-
-@dataclass
-class Splits:
-    """Train, dev and test `Split`s."""
-
-    train: Split
-    dev: Split
-    test: Split
-
-    def sizes(self) -> tuple[int, int, int]:
-        return len(self.train), len(self.dev), len(self.test)
 
 
 def load_cats_dogs(num_train: int = 1600, num_dev: int = 100, num_test: int = 300, seed: int = 0,

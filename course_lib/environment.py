@@ -34,7 +34,7 @@ def _package(module: str, why: str) -> Check:
 
 def environment_checks() -> list[Check]:
     """The checks, as data (tested); `check_environment` prints them."""
-    from . import data
+    from . import assets, data
     from .config import get_device
 
     checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0] +
@@ -54,6 +54,17 @@ def environment_checks() -> list[Check]:
         checks.append(Check("bundled MNIST", True, "10,000 digits, SHA-256 checksums verified"))
     except Exception as err:
         checks.append(Check("bundled MNIST", False, str(err)))
+    try:
+        data.cats_dogs_arrays()
+        checks.append(Check("bundled cats and dogs", True, "2,000 CIFAR-10 photos, SHA-256 checksums verified"))
+    except Exception as err:
+        checks.append(Check("bundled cats and dogs", False, str(err)))
+    for name, asset in assets.ASSETS.items():
+        try:
+            assets.cached_files(name)
+            checks.append(Check(name, True, f"{asset.spec}, fetched, checksums verified"))
+        except assets.AssetError as err:
+            checks.append(Check(name, False, f"{err} (notebook 09 needs it; online, it falls back to torchvision)"))
     try:
         device = get_device()
         note = ("the committed results were computed on a CPU" if device.type == "cpu"

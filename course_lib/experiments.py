@@ -1,8 +1,4 @@
-"""The course's experiments, as functions and as a command line.
-
-    python -m course_lib.experiments plain-vs-residual [--fast] [--seeds N] [--out results.json]
-    python -m course_lib.experiments seed-setting      [--fast] [--seeds N] [--out results.json]
-    python -m course_lib.experiments degradation       [--depths 8 14 20 ...] [--fast] [--out ...]
+"""The course's paper experiments, as functions (the command line is `python -m course_lib`).
 
 The controlled comparisons give both arms the same hyperparameters, the same initialisation seed
 and the same data order; only the shortcut differs (`use_residual`, or in the degradation sweep
@@ -12,31 +8,56 @@ comparison, in which the learning rate and batch size differ too.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
-import platform
-import shlex
 import statistics
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 
-from .config import eval_mode, get_device, is_fast, pick, seed_everything
+from .config import is_fast, seed_everything
 from .stats import paired_difference
-from .data import TensorLoader, load_mnist
+from .data import load_mnist
 from .metrics import Accuracy, confusion_matrix
-from .models import check_depth, cifar_resnet, resnet18
-from .training import Runner, TrainingDiverged
+from .models import cifar_resnet, resnet18
+from .training import OnLog, Runner, TrainingDiverged, evaluate
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
 ARMS = ("plain", "residual")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The sizes of one experiment that fast mode shrinks."""
+
+    seeds: int = 1
+    num_epochs: int = 1
+    eval_steps: int = 0
+    warmup_steps: int = 0
+    num_train: int = 0            # training images (degradation, short-run)
+    num_eval: int = 0             # dev and test images each (degradation)
+    steps: int = 0                # SGD steps (short-run)
+
+
+# Full and fast settings, one row per experiment: the only place where they differ.
+PRESETS = {
+    "plain-vs-residual": {"full": Preset(seeds=5, num_epochs=5, eval_steps=25),
+                          "fast": Preset(seeds=1, num_epochs=1, eval_steps=8)},
+    "seed-setting":      {"full": Preset(seeds=5, num_epochs=5), "fast": Preset(seeds=1, num_epochs=1)},
+    "degradation":       {"full": Preset(seeds=3, num_epochs=10, warmup_steps=64, num_train=4000, num_eval=1000),
+                          "fast": Preset(seeds=1, num_epochs=1, warmup_steps=2, num_train=512, num_eval=128)},
+    "short-run":         {"full": Preset(steps=150, num_train=4000), "fast": Preset(steps=20, num_train=1000)},
+}
+
+
+def preset(experiment: str) -> Preset:
+    """The current mode's settings of `experiment` (a key of PRESETS)."""
+    return PRESETS[experiment]["fast" if is_fast() else "full"]
 
 
 @dataclass
@@ -72,11 +93,26 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
+@dataclass
+class ArmResult:
+    """What `train_arm` measured. The trained model is the one you passed in (trained in place)."""
+
+    history: dict
+    test_acc: float
+    test_loss: float
+    best_dev_acc: float | None
+    seconds: float
+    test_pred: list[int]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def train_arm(model: nn.Module, data, cfg: TrainConfig, seed: int, save_path: str | Path | None = None,
-              progress: bool = True, live_plot=None, device=None, max_steps: int | None = None,
-              restore_best: bool = True) -> dict:
-    """Train one model with `cfg` on `data` (an MNISTSplits); evaluate the best dev model on
-    test (or the last model, with `restore_best=False`).
+              progress: bool = True, on_log: OnLog | None = None, device=None, max_steps: int | None = None,
+              restore_best: bool = True) -> ArmResult:
+    """Train `model` in place with `cfg` on `data` (train/dev/test `Split`s); evaluate the best dev
+    model on test (or the last model, with `restore_best=False`).
 
     The data order depends only on `seed`, so two arms with the same seed see the same batches.
     """
@@ -94,42 +130,35 @@ def train_arm(model: nn.Module, data, cfg: TrainConfig, seed: int, save_path: st
     dev_loader = data.dev.loader(512)
     runner.train(train_loader, dev_loader, num_epochs=cfg.num_epochs, log_steps=10,
                  eval_steps=cfg.eval_steps, save_path=save_path, progress=progress,
-                 live_plot=live_plot, max_steps=max_steps)
+                 on_log=on_log, max_steps=max_steps)
     if restore_best:
         runner.restore_best()
     test_acc, test_loss = runner.evaluate(data.test.loader(512))
     logits = runner.predict(data.test.x)
-    return {"history": runner.history, "test_acc": test_acc, "test_loss": test_loss,
-            "best_dev_acc": max(runner.history["dev_acc"]) if runner.history["dev_acc"] else None,
-            "seconds": time.perf_counter() - start,
-            "test_pred": logits.argmax(1).cpu().tolist(), "runner": runner}
-
-
-def _meta(argv: Sequence[str] | None) -> dict:
-    cmd = "python -m course_lib.experiments " + " ".join(shlex.quote(a) for a in (argv or []))
-    return {"command": cmd.strip(), "fast": is_fast(), "torch": torch.__version__,
-            "device": str(get_device()), "threads": torch.get_num_threads(),
-            "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
+    return ArmResult(runner.history, test_acc, test_loss,
+                     max(runner.history["dev_acc"]) if runner.history["dev_acc"] else None,
+                     time.perf_counter() - start, logits.argmax(1).cpu().tolist())
 
 
 def plain_vs_residual_config() -> TrainConfig:
     """The settings both arms share (fast mode: 1 epoch, dev evaluation every 8 steps)."""
+    p = preset("plain-vs-residual")
     return TrainConfig(lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=64,
-                       num_epochs=pick(5, 1), eval_steps=pick(25, 8), schedule="cosine")
+                       num_epochs=p.num_epochs, eval_steps=p.eval_steps, schedule="cosine")
 
 
 def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | None = None,
                       sizes: tuple[int, int, int] | None = None, progress: bool = True,
-                      live_plot=None, keep_models: bool = False, log=print) -> dict:
+                      on_log: OnLog | None = None, log=print) -> dict:
     """ResNet-18 (ImageNet stem, 1×32×32 input) with and without residual connections.
 
     Defaults: 5 seeds, 5 epochs, SGD lr 0.01 momentum 0.9 with a cosine decay, weight decay
     5e-4, batch 64, the 8,000/1,000/1,000 split. Fast mode: 1 seed, 1 epoch, 1,000/200/200.
     `log` gets a line before each run: "run k of n", the time so far and an estimate of the rest.
     """
-    seeds = list(seeds) if seeds is not None else list(range(pick(5, 1)))
+    seeds = list(seeds) if seeds is not None else list(range(preset("plain-vs-residual").seeds))
     cfg = cfg or plain_vs_residual_config()
-    runs, models = [], {}
+    runs = []
     total, start = 2 * len(seeds), time.perf_counter()
     try:
         for seed in seeds:
@@ -139,25 +168,19 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
                     log(progress_line(len(runs), total, time.perf_counter() - start, f"seed {seed}, {arm}"))
                 seed_everything(seed)                           # same initialisation seed per arm
                 model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
-                result = train_arm(model, data, cfg, seed, progress=progress, live_plot=live_plot)
-                runner = result.pop("runner")
-                if keep_models:
-                    models[(arm, seed)] = runner.model
-                runs.append({"arm": arm, "seed": seed, **result,
+                result = train_arm(model, data, cfg, seed, progress=progress, on_log=on_log)
+                runs.append({"arm": arm, "seed": seed, **result.to_dict(),
                              "test_labels": data.test.y.tolist(),
-                             "confusion": confusion_matrix(torch.tensor(result["test_pred"]), data.test.y, 10).tolist()})
+                             "confusion": confusion_matrix(torch.tensor(result.test_pred), data.test.y, 10).tolist()})
     except KeyboardInterrupt:
         print(f"\nInterrupted after {len(runs)} of {total} runs. To see the full results without training, "
               "set TRAIN = False (notebook 07) or call load_results('plain_vs_residual').")
         raise
     if log:
         log(f"done: {total} runs in {format_seconds(time.perf_counter() - start)}")
-    out = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds,
-           "sizes": list(data.sizes()), "runs": runs, "summary": summarize(runs),
-           "seconds": time.perf_counter() - start}
-    if keep_models:
-        out["models"] = models
-    return out
+    return {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds,
+            "sizes": list(data.sizes()), "runs": runs, "summary": summarize(runs),
+            "seconds": time.perf_counter() - start}
 
 
 def format_seconds(seconds: float) -> str:
@@ -217,13 +240,14 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> 
       "controlled, lr 0.01 batch 128": both arms with the residual arm's settings;
       "controlled, lr 0.005 batch 64": both arms with the plain arm's settings.
     """
-    seeds = list(seeds) if seeds is not None else list(range(pick(5, 1)))
+    p = preset("seed-setting")
+    seeds = list(seeds) if seeds is not None else list(range(p.seeds))
     designs = {
         "seed (confounded)": SEED_SETTINGS,
         "controlled, lr 0.01 batch 128": {a: SEED_SETTINGS["residual"] for a in ARMS},
         "controlled, lr 0.005 batch 64": {a: SEED_SETTINGS["plain"] for a in ARMS},
     }
-    epochs = pick(5, 1)
+    epochs = p.num_epochs
     out = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}
     for name, arms in designs.items():
         runs = []
@@ -234,9 +258,8 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> 
                 seed_everything(seed)
                 model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
                 result = train_arm(model, data, cfg, seed, progress=progress)
-                result.pop("runner")
-                runs.append({"arm": arm, "seed": seed, "test_acc": result["test_acc"],
-                             "seconds": result["seconds"], "config": asdict(cfg)})
+                runs.append({"arm": arm, "seed": seed, "test_acc": result.test_acc,
+                             "seconds": result.seconds, "config": asdict(cfg)})
         out["designs"][name] = {"runs": runs, "summary": summarize(runs)}
     return out
 
@@ -251,9 +274,10 @@ def degradation_config() -> TrainConfig:
     """The sweep's shared settings: SGD lr 0.05, momentum 0.9, weight decay 1e-4, batch 128,
     10 epochs (fast mode: 1 epoch). The lr is 0.05 × a linear ramp over the first 64 steps
     (2 epochs of 4,000 images) × a cosine decay from 1 to 0 over the whole run."""
+    p = preset("degradation")
     return TrainConfig(lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=128,
-                       num_epochs=pick(10, 1), eval_steps=0, schedule="cosine",
-                       warmup_steps=pick(64, 2))
+                       num_epochs=p.num_epochs, eval_steps=0, schedule="cosine",
+                       warmup_steps=p.warmup_steps)
 
 
 def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = None,
@@ -271,17 +295,18 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
     `max_steps`: stop every run after this many steps (the schedule still spans the full run).
     """
     cfg = cfg or degradation_config()
-    seeds = list(seeds) if seeds is not None else list(range(pick(3, 1)))
+    p = preset("degradation")
+    seeds = list(seeds) if seeds is not None else list(range(p.seeds))
     arms = list(arms) if arms is not None else list(SWEEP_ARMS)
     unknown = [a for a in arms if a not in SWEEP_ARMS]
     if unknown:
         raise ValueError(f"unknown arms {unknown}; choose from {list(SWEEP_ARMS)}")
-    num_train = num_train or pick(4000, 512)
+    num_train = num_train or p.num_train
     out = {"experiment": "degradation", "config": asdict(cfg), "size": size, "num_train": num_train,
            "depths": list(depths), "seeds": seeds, "arms": arms, "use_bn": use_bn, "runs": []}
     total, k = len(depths) * len(seeds) * len(arms), 0
     for seed in seeds:
-        data = load_mnist(num_train, pick(1000, 128), pick(1000, 128), seed=seed, size=size)
+        data = load_mnist(num_train, p.num_eval, p.num_eval, seed=seed, size=size)
         for depth in depths:
             for arm in arms:
                 k += 1
@@ -299,9 +324,8 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                     if checkpoint:
                         save_results(out, checkpoint, force=True)
                     continue
-                runner = result.pop("runner")
-                h = result["history"]
-                train_acc, train_loss = runner.evaluate(data.train.loader(512))   # eval mode, whole training set
+                h = result.history
+                train_acc, train_loss = evaluate(model, data.train.loader(512))   # eval mode, whole training set
                 out["runs"].append({
                     "depth": depth, "arm": arm, "seed": seed, "shortcut": shortcut if use_residual else None,
                     "params": sum(p.numel() for p in model.parameters()),
@@ -309,10 +333,10 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                     "epoch_end": h["epoch_end"],
                     "final_train_error": 1 - train_acc, "final_train_loss": train_loss,
                     "running_train_error": 1 - final_smoothed(h["train_acc"]),
-                    "test_acc": result["test_acc"], "seconds": result["seconds"]})
+                    "test_acc": result.test_acc, "seconds": result.seconds})
                 if log:
                     log(f"[{k}/{total}] seed {seed} depth {depth:3d} {arm:10s} final train error "
-                        f"{1 - train_acc:.4f} loss {train_loss:.4f} ({result['seconds']:.0f} s)")
+                        f"{1 - train_acc:.4f} loss {train_loss:.4f} ({result.seconds:.0f} s)")
                 if checkpoint:
                     save_results(out, checkpoint, force=True)
     return out
@@ -379,7 +403,7 @@ def load_results(name_or_path: str | Path) -> dict:
         path = RESULTS_DIR / f"{name_or_path}.json"
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path}; produce it with "
-                                f"`python -m course_lib.experiments ...` (see data/results/README.md)")
+                                f"`python -m course_lib ...` (see data/results/README.md)")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -387,205 +411,25 @@ def load_results(name_or_path: str | Path) -> dict:
                          f"`git checkout -- {path}` or re-run its command (data/results/README.md)") from None
 
 
-def _seed_count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--seeds takes a whole number >= 1, got {n}")
-    return n
-
-
-def _depth(text: str) -> int:
-    try:
-        return check_depth(int(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m course_lib.experiments", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("plain-vs-residual", "seed-setting", "degradation"):
-        p = sub.add_parser(name)
-        p.add_argument("--fast", action="store_true", help="tiny run that checks the code path (COURSE_FAST=1)")
-        p.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
-        p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-        p.add_argument("--seeds", type=_seed_count, default=None, help="number of seeds (0, 1, ...)")
-        if name == "degradation":
-            p.add_argument("--depths", type=_depth, nargs="+", default=list(DEPTHS))
-            p.add_argument("--arms", nargs="+", choices=list(SWEEP_ARMS), default=list(SWEEP_ARMS))
-            p.add_argument("--no-bn", action="store_true", help="train without BatchNorm")
-    args = parser.parse_args(argv)
-    if args.out is not None:
-        try:
-            check_out_path(args.out, args.force)          # before the run, not after it
-        except OSError as err:
-            parser.error(str(err))
-    if args.fast:
-        os.environ["COURSE_FAST"] = "1"
-    seeds = range(args.seeds) if args.seeds else None
-    start = time.perf_counter()
-    if args.experiment == "plain-vs-residual":
-        results = plain_vs_residual(seeds)
-        for arm, s in results["summary"].items():
-            if arm in ARMS:
-                print(f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})")
-        g = results["summary"]["gap"]
-        print(f"gap (residual - plain, same seed): {g['mean']:+.4f}, 95% CI [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]")
-    elif args.experiment == "seed-setting":
-        results = seed_setting(seeds)
-        for design, d in results["designs"].items():
-            s = d["summary"]
-            print(f"{design:32s} plain {s['plain']['test_acc_mean']:.3f}  "
-                  f"residual {s['residual']['test_acc_mean']:.3f}  gap {s['gap']['mean']:+.3f}")
-    else:
-        results = degradation(args.depths, seeds=seeds, arms=args.arms, use_bn=not args.no_bn,
-                              checkpoint=args.out)
-        for row in degradation_table(results):
-            print(f"depth {row['depth']:3d} {row['arm']:10s} final train error "
-                  f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']}, {row['seconds']:.0f} s per run)")
-    results["meta"] = {**_meta(argv), "seconds": time.perf_counter() - start}
-    if args.out:
-        print("wrote", save_results(results, args.out, force=True))
-    return 0
-
-
-
 def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr: float = 0.05,
-              batch_size: int = 64, size: int = 16, progress: bool = True, live_plot=None,
+              batch_size: int = 64, size: int = 16, progress: bool = True, on_log: OnLog | None = None,
               should_stop=None) -> dict:
     """A short training run for demonstrations: `num_steps` SGD steps on MNIST at `size`×`size`.
 
     Defaults: 150 steps (fast mode: 20) with lr 0.05 and momentum 0.9. Returns the history.
     `should_stop()` is checked after every step (the depth explorer's stop button).
     """
-    num_steps = num_steps or pick(150, 20)
-    data = load_mnist(pick(4000, 1000), 64, 64, seed=seed, size=size)
+    p = preset("short-run")
+    num_steps = num_steps or p.steps
+    data = load_mnist(p.num_train, 64, 64, seed=seed, size=size)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())
     loader = data.train.loader(batch_size, shuffle=True, seed=seed)
     epochs = -(-num_steps // len(loader))
     return runner.train(loader, num_epochs=epochs, log_steps=10, progress=progress,
-                        live_plot=live_plot, max_steps=num_steps, should_stop=should_stop)
+                        on_log=on_log, max_steps=num_steps, should_stop=should_stop)
 
 
-TRANSFER_METHODS = ("frozen features + new head", "full fine-tuning", "from scratch")
-
-
-def _few_shot(split, shots: int, num_classes: int, seed: int):
-    """`shots` examples of each class from a Split, chosen with a seed."""
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.cat([torch.nonzero(split.y == c).flatten()[torch.randperm(int((split.y == c).sum()), generator=g)[:shots]]
-                     for c in range(num_classes)])
-    return split.x[idx], split.y[idx]
-
-
-def pretrain_source(seed: int = 0, depth: int = 20, size: int = 16, num_epochs: int | None = None,
-                    progress: bool = True) -> tuple[nn.Module, float]:
-    """Pretrain `cifar_resnet(depth)` on digits 0–4; returns the model and its test accuracy."""
-    data = load_mnist(pick(4000, 800), 200, 500, seed=seed, size=size, classes=range(5))
-    seed_everything(seed)
-    model = cifar_resnet(depth, num_classes=5)
-    cfg = TrainConfig(lr=0.05, momentum=0.9, weight_decay=1e-4, batch_size=64,
-                      num_epochs=num_epochs or pick(4, 1), eval_steps=0)
-    result = train_arm(model, data, cfg, seed, progress=progress)
-    return result["runner"].model, result["test_acc"]
-
-
-TRANSFER_LRS = (0.01, 0.03, 0.1)
-SEARCH_SEED = 100            # the few-shot draw used only to choose learning rates
-
-
-def _transfer_run(method: str, source: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float,
-                  steps: int, seed: int, depth: int, eval_x: torch.Tensor, eval_y: torch.Tensor) -> float:
-    """Train one transfer method on (x, y) for `steps` SGD steps; accuracy on (eval_x, eval_y).
-
-    frozen features + new head: only a new linear head trains, on the pretrained features;
-    full fine-tuning: every layer trains, starting from the pretrained weights;
-    from scratch: the same architecture, randomly initialised.
-    """
-    import copy
-
-    seed_everything(seed)
-    if method.startswith("frozen"):
-        model = nn.Linear(source.num_features, 5)
-        x, eval_x = _features(source, x), _features(source, eval_x)
-    else:
-        model = cifar_resnet(depth, num_classes=5) if method == "from scratch" else copy.deepcopy(source)
-        model.fc = nn.Linear(model.fc.in_features, 5)             # a new head for the new classes
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
-    runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())
-    loader = TensorLoader(x, y, batch_size=32, shuffle=True, seed=seed)
-    runner.train(loader, num_epochs=-(-steps // len(loader)), max_steps=steps, progress=False)
-    acc, _ = runner.evaluate(TensorLoader(eval_x, eval_y, 512))
-    return acc
-
-
-def transfer(shots: Sequence[int] = (10, 50), seeds: Sequence[int] | None = None, depth: int = 20,
-             size: int = 16, steps: int | None = None, lrs: Sequence[float] = TRANSFER_LRS,
-             progress: bool = False) -> dict:
-    """Pretrain on digits 0–4, then learn digits 5–9 from `shots` labelled examples per class.
-
-    Three methods (see `_transfer_run`), each with the same few examples, the same number of
-    steps and the same seeds. Each method gets its own learning rate, chosen from `lrs` by
-    accuracy on a 500-image dev split of digits 5–9, with a separate few-shot draw
-    (SEARCH_SEED); every searched value is reported. Tested on 1,000 images (fast mode: 200).
-    """
-    seeds = list(seeds) if seeds is not None else list(range(pick(3, 1)))
-    steps = steps or pick(150, 15)
-    source, source_acc = pretrain_source(seed=0, depth=depth, size=size, progress=progress)
-    target = load_mnist(pick(3000, 600), pick(500, 100), pick(1000, 200), seed=1, size=size,
-                        classes=range(5, 10))
-    search, chosen, rows = [], {}, []
-    for shot in shots:
-        x, y = _few_shot(target.train, shot, 5, SEARCH_SEED)
-        for method in TRANSFER_METHODS:
-            for lr in lrs:
-                acc = _transfer_run(method, source, x, y, lr, steps, SEARCH_SEED, depth, target.dev.x, target.dev.y)
-                search.append({"shots": shot, "method": method, "lr": lr, "dev_acc": acc})
-            best = max((r for r in search if r["shots"] == shot and r["method"] == method),
-                       key=lambda r: r["dev_acc"])
-            chosen[f"{shot}|{method}"] = best["lr"]
-    for shot in shots:
-        for seed in seeds:
-            x, y = _few_shot(target.train, shot, 5, seed)
-            for method in TRANSFER_METHODS:
-                lr = chosen[f"{shot}|{method}"]
-                acc = _transfer_run(method, source, x, y, lr, steps, seed, depth, target.test.x, target.test.y)
-                trainable = (source.num_features * 5 + 5 if method.startswith("frozen")
-                             else sum(p.numel() for p in cifar_resnet(depth, num_classes=5).parameters()))
-                rows.append({"shots": shot, "seed": seed, "method": method, "lr": lr, "test_acc": acc,
-                             "trainable_params": trainable})
-    return {"experiment": "transfer", "source_test_acc": source_acc, "shots": list(shots), "seeds": seeds,
-            "steps": steps, "depth": depth, "size": size, "lrs": list(lrs), "search": search,
-            "chosen_lr": chosen, "rows": rows, "sizes": list(target.sizes())}
-
-
-def transfer_comparisons(results: dict) -> list[str]:
-    """For each number of shots, every pair of methods compared paired by seed, in words."""
-    from .stats import describe_difference
-
-    lines = []
-    for shot in results["shots"]:
-        acc = {m: [r["test_acc"] for r in results["rows"] if r["shots"] == shot and r["method"] == m]
-               for m in TRANSFER_METHODS}
-        for i, a in enumerate(TRANSFER_METHODS):
-            for b in TRANSFER_METHODS[i + 1:]:
-                ci = paired_difference(acc[a], acc[b])
-                lines.append(describe_difference(ci, f"{shot} shots, {a} − {b}"))
-    return lines
-
-
-@torch.no_grad()
-def _features(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Pooled features (N, C) of a course ResNet, in eval mode (frozen BN statistics), on the CPU."""
-    with eval_mode(model):
-        x = x.to(next(model.parameters()).device)
-        return torch.flatten(model.avgpool(model.forward_features(x)), 1).cpu()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":            # `python -m course_lib.experiments ...`, as the results record it
+    from course_lib.__main__ import main as _main
+    raise SystemExit(_main())

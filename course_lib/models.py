@@ -101,7 +101,6 @@ class ResBlock(nn.Module):
         self.bn1 = _norm(out_channels, use_bn)
         self.conv2 = conv3x3(out_channels, out_channels, 1, bias)
         self.bn2 = _norm(out_channels, use_bn)
-        self.use_residual = use_residual
         self.shortcut = (make_shortcut(in_channels, out_channels, stride, bias, use_bn, shortcut)
                          if use_residual else None)
 
@@ -141,7 +140,6 @@ class Bottleneck(nn.Module):
         self.bn2 = _norm(width, use_bn)
         self.conv3 = conv1x1(width, expanded, 1, bias)
         self.bn3 = _norm(expanded, use_bn)
-        self.use_residual = use_residual
         self.shortcut = (make_shortcut(in_channels, expanded, stride, bias, use_bn)
                          if use_residual else None)
 
@@ -157,6 +155,17 @@ class Bottleneck(nn.Module):
 BLOCKS = {"basic": ResBlock, "bottleneck": Bottleneck}
 
 
+def _make_stage(block: type[nn.Module], in_channels: int, width: int, num_blocks: int, stride: int,
+                **block_args) -> tuple[nn.Sequential, int]:
+    """`num_blocks` blocks; the first has `stride` (and a shortcut that fits the change of shape).
+    Returns the stage and its output channels."""
+    blocks = []
+    for j in range(num_blocks):
+        blocks.append(block(in_channels, width, stride if j == 0 else 1, **block_args))
+        in_channels = width * block.expansion
+    return nn.Sequential(*blocks), in_channels
+
+
 class ResNet(nn.Module):
     """Stem → stages of blocks → global average pooling → fully connected classifier.
 
@@ -166,17 +175,24 @@ class ResNet(nn.Module):
         widths: channels of each stage; every stage after the first halves the size.
         stem: "imagenet" (7×7 stride-2 conv + 3×3 max-pool: 224 → 56) or
             "cifar" (one 3×3 stride-1 conv, no pooling, for 32×32 inputs; paper §4.2).
+        zero_init_residual: start every block's last BN scale γ at 0, as torchvision's switch of
+            the same name does, so that each block's residual branch starts at F(x) = 0.
+        name: a label recorded with the arguments (e.g. "resnet18"); it changes nothing.
+
+    `model_args` records every argument, so `build_model(model.model_args)` rebuilds the model
+    (checkpoints store it).
     """
 
     def __init__(self, block: type[nn.Module] | str, layers: Sequence[int], in_channels: int = 3,
                  num_classes: int = 1000, use_residual: bool = True, stem: str = "imagenet",
                  widths: Sequence[int] = (64, 128, 256, 512), bias: bool = False,
-                 use_bn: bool = True, stride_in_1x1: bool = False, shortcut: str = "B") -> None:
+                 use_bn: bool = True, stride_in_1x1: bool = False, shortcut: str = "B",
+                 zero_init_residual: bool = False, name: str | None = None) -> None:
         super().__init__()
-        if isinstance(block, str):
-            if block not in BLOCKS:
-                raise ValueError(f"block must be one of {sorted(BLOCKS)}, got {block!r}")
-            block = BLOCKS[block]
+        block_name = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is block), None)
+        if block_name not in BLOCKS:
+            raise ValueError(f"block must be one of {sorted(BLOCKS)} (or their classes), got {block!r}")
+        block = BLOCKS[block_name]
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         _check_channels(in_channels=in_channels, num_classes=num_classes,
@@ -184,7 +200,12 @@ class ResNet(nn.Module):
         if len(layers) != len(widths) or not layers or any(int(n) < 1 for n in layers):
             raise ValueError(f"layers and widths must be non-empty and of equal length, "
                              f"with at least one block per stage; got {tuple(layers)}, {tuple(widths)}")
-        self.in_channels, self.use_residual = in_channels, use_residual
+        self.model_args = {"arch": "ResNet", "name": name, "block": block_name, "layers": [int(n) for n in layers],
+                           "in_channels": in_channels, "num_classes": num_classes, "use_residual": use_residual,
+                           "stem": stem, "widths": list(widths), "bias": bias, "use_bn": use_bn,
+                           "stride_in_1x1": stride_in_1x1, "shortcut": shortcut,
+                           "zero_init_residual": zero_init_residual}
+        self.in_channels = in_channels
         bias_stem = bias or not use_bn
         if stem == "imagenet":
             self.stem = nn.Sequential(
@@ -194,18 +215,13 @@ class ResNet(nn.Module):
         else:
             self.stem = nn.Sequential(conv3x3(in_channels, widths[0], 1, bias_stem),
                                       _norm(widths[0], use_bn), nn.ReLU(inplace=True))
-        extra = {"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {"shortcut": shortcut}
+        block_args = {"use_residual": use_residual, "bias": bias, "use_bn": use_bn,
+                      **({"stride_in_1x1": stride_in_1x1} if block is Bottleneck else {"shortcut": shortcut})}
         channels, self.stage_names = widths[0], []
         for i, (num_blocks, width) in enumerate(zip(layers, widths)):
-            blocks = []
-            for j in range(num_blocks):
-                stride = 2 if (i > 0 and j == 0) else 1   # the first block of a stage downsamples
-                blocks.append(block(channels, width, stride, use_residual=use_residual,
-                                    bias=bias, use_bn=use_bn, **extra))
-                channels = width * block.expansion
-            name = f"layer{i + 1}"
-            self.add_module(name, nn.Sequential(*blocks))
-            self.stage_names.append(name)
+            stage, channels = _make_stage(block, channels, width, num_blocks, 1 if i == 0 else 2, **block_args)
+            self.add_module(f"layer{i + 1}", stage)            # torchvision's names: layer1, layer2, ...
+            self.stage_names.append(f"layer{i + 1}")
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         self.num_features = channels
@@ -215,37 +231,46 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        if zero_init_residual and use_bn:
+            for m in self.modules():
+                last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2 if isinstance(m, ResBlock) else None
+                if last_bn is not None:
+                    nn.init.zeros_(last_bn.weight)
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _check_input(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected input of shape (N, {self.in_channels}, H, W), "
                              f"got {tuple(x.shape)}")
-        x = self.stem(x)
+        return x
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last stage's feature maps: (N, C_last, H/32, W/32) with the ImageNet stem."""
+        x = self.stem(self._check_input(x))
         for name in self.stage_names:
             x = getattr(self, name)(x)
-        return x                                           # (N, C_last, H/32, W/32) for imagenet
+        return x
 
-    def forward(self, x: Tensor) -> Tensor:
-        x = self.forward_features(x)
+    def forward(self, x: Tensor) -> Tensor:                # (N, C_in, H, W)
+        x = self.stem(self._check_input(x))                # (N, w0, H/4, W/4); cifar stem: (N, w0, H, W)
+        for name in self.stage_names:
+            x = getattr(self, name)(x)                     # every stage after the first halves H and W
         x = torch.flatten(self.avgpool(x), 1)              # (N, C_last)
         return self.fc(x)                                  # (N, num_classes)
 
 
 # Variants as data (paper Table 1): block type and blocks per stage.
 ARCHS = {
-    "resnet18": (ResBlock, (2, 2, 2, 2)),
-    "resnet34": (ResBlock, (3, 4, 6, 3)),
-    "resnet50": (Bottleneck, (3, 4, 6, 3)),
-    "resnet101": (Bottleneck, (3, 4, 23, 3)),
-    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+    "resnet18": ("basic", (2, 2, 2, 2)),
+    "resnet34": ("basic", (3, 4, 6, 3)),
+    "resnet50": ("bottleneck", (3, 4, 6, 3)),
+    "resnet101": ("bottleneck", (3, 4, 23, 3)),
+    "resnet152": ("bottleneck", (3, 8, 36, 3)),
 }
 
 
 def _resnet(arch: str, **kwargs) -> ResNet:
     block, layers = ARCHS[arch]
-    model = ResNet(block, layers, **kwargs)
-    model.model_args = {"arch": arch, **kwargs}            # enough to rebuild it (checkpoints)
-    return model
+    return ResNet(block, layers, name=arch, **kwargs)
 
 
 def resnet18(in_channels: int = 3, num_classes: int = 1000, use_residual: bool = True,
@@ -291,7 +316,8 @@ def check_depth(depth: int) -> int:
 
 
 def cifar_resnet(depth: int, use_residual: bool = True, in_channels: int = 1,
-                 num_classes: int = 10, use_bn: bool = True, shortcut: str = "A") -> ResNet:
+                 num_classes: int = 10, use_bn: bool = True, shortcut: str = "A",
+                 zero_init_residual: bool = False) -> ResNet:
     """The CIFAR family of He et al. §4.2: depth = 6n + 2, three stages of n basic blocks
     with 16/32/64 channels, a 3×3 stem and no max-pool (ResNet-20, 32, 44, 56, 110, ...).
 
@@ -301,21 +327,19 @@ def cifar_resnet(depth: int, use_residual: bool = True, in_channels: int = 1,
     projections instead, which adds two small convolutions.
     """
     n = (check_depth(depth) - 2) // 6
-    model = ResNet(ResBlock, (n, n, n), in_channels=in_channels, num_classes=num_classes,
-                   use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn,
-                   shortcut=shortcut)
-    model.model_args = {"arch": "cifar_resnet", "depth": depth, "use_residual": use_residual,
-                        "in_channels": in_channels, "num_classes": num_classes, "use_bn": use_bn,
-                        "shortcut": shortcut}
-    return model
+    return ResNet("basic", (n, n, n), in_channels=in_channels, num_classes=num_classes,
+                  use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn,
+                  shortcut=shortcut, zero_init_residual=zero_init_residual,
+                  name=f"{'resnet' if use_residual else 'plain'}{depth}")
 
 
-FACTORIES = {"resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
+# Older checkpoints recorded a factory's name as "arch"; new ones record "ResNet" and every argument.
+FACTORIES = {"ResNet": ResNet, "resnet18": resnet18, "resnet34": resnet34, "resnet50": resnet50,
              "resnet101": resnet101, "resnet152": resnet152, "cifar_resnet": cifar_resnet}
 
 
 def build_model(model_args: dict) -> ResNet:
-    """Rebuild a model from the `model_args` a factory recorded (used by checkpoints)."""
+    """Rebuild a model from the `model_args` it recorded (used by checkpoints)."""
     args = dict(model_args)
     arch = args.pop("arch", None)
     if arch not in FACTORIES:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 from typing import Mapping, Sequence
 
+import matplotlib.patches as patches
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from torch import Tensor
 
+from .analysis import conv_output_size
 from .data import unnormalize
 
 
@@ -103,10 +104,11 @@ def figure_to_png(fig) -> bytes:
 
 
 class LiveCurve:
-    """A loss curve redrawn in place while training (pass it as `Runner.train(live_plot=...)`).
+    """A loss curve redrawn in place while training: an `on_log(history)` callback for
+    `Runner.train(on_log=...)` and the experiments.
 
     It draws into one display slot, so the notebook shows one figure that updates, not one per
-    refresh. Outside a notebook, `update` just keeps the latest figure.
+    refresh.
     """
 
     def __init__(self, title: str = "training loss (live)", window: int = 20) -> None:
@@ -128,7 +130,7 @@ class LiveCurve:
         fig.tight_layout()
         return fig
 
-    def update(self, history: dict) -> None:
+    def __call__(self, history: dict) -> None:
         from IPython.display import Image, display
 
         png = figure_to_png(self.render(history))
@@ -248,3 +250,30 @@ def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", a
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return ax
+
+
+def sliding_window_figure(size: int, kernel: int, padding: int, stride: int, max_side: int = 16):
+    """The padded input grid with the first few window positions along the top row."""
+    out = conv_output_size(size, kernel, padding, stride)
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    shown = min(size + 2 * padding, max_side)
+    for i in range(shown):
+        for j in range(shown):
+            pad = not (padding <= i < padding + size and padding <= j < padding + size)
+            ax.add_patch(patches.Rectangle((j, shown - 1 - i), 1, 1, fill=True,
+                                           facecolor="#eeeeee" if pad else "white", edgecolor="#999999", lw=0.5))
+    colors = ["C0", "C1", "C2"]
+    for n in range(min(out, 3)):
+        x0 = n * stride
+        if x0 + kernel > shown:
+            break
+        ax.add_patch(patches.Rectangle((x0 + 0.06 * n, shown - kernel - 0.06 * n), kernel, kernel, fill=False,
+                                       edgecolor=colors[n], lw=2.5, label=f"output column {n}"))
+    ax.set_xlim(-0.2, shown + 0.2)
+    ax.set_ylim(-0.2, shown + 0.2)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    clipped = " (first 16 cells shown)" if size + 2 * padding > max_side else ""
+    ax.set_title(f"in {size}, k {kernel}, p {padding}, s {stride} → out {out}{clipped}", fontsize=10)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
+    return fig

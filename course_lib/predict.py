@@ -218,75 +218,9 @@ def photo_figure(net, image, title: str = "", k: int = 5):
     return fig, top
 
 
-def _file_predictor(render, samples: dict[str, bytes] | None, what: str, default: str | None = None):
-    """A FileUpload and a choice of samples, wired to `render(name, bytes) -> (html, figure, top)`;
-    unreadable files give a message, never a traceback."""
-    import ipywidgets as w
-
-    from .plotting import figure_to_png
-
-    upload = w.FileUpload(accept="image/*", multiple=False, description=f"upload {what}")
-    choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description="or a sample")
-    message, image = w.HTML(), w.Image(format="png")
-    state: dict = {}
-
-    def show(name: str, data: bytes) -> None:
-        try:
-            html, fig, top = render(name, data)
-        except ImageInputError as err:
-            message.value = f"<b style='color:crimson'>{name}: {err}</b>"
-            image.value = b""
-            state.update(error=str(err), top=None)
-            return
-        state.update(error=None, top=top)
-        message.value = html
-        image.value = figure_to_png(fig)
-
-    def on_upload(change) -> None:
-        files = change["new"]
-        if files:
-            f = files[0]
-            show(f["name"], bytes(f["content"]))
-
-    def on_choice(change) -> None:
-        if samples and change["new"] in samples:
-            show(change["new"], samples[change["new"]])
-
-    upload.observe(on_upload, names="value")
-    choice.observe(on_choice, names="value")
-    box = w.VBox([w.HBox([upload, choice]), message, image])
-    box.upload, box.choice, box.message, box.image, box.state, box.show = upload, choice, message, image, state, show
-    if default is not None:
-        choice.value = default
-    return box
-
-
-def upload_predictor(model: torch.nn.Module, samples: dict[str, bytes] | None = None):
-    """Upload a photo or drawing of one digit (or pick a sample): the MNIST-style input and the top 3."""
-    def render(name: str, data: bytes):
-        x = preprocess(data)
-        top = top_k(model, x)
-        return (f"{name}: predicted <b>{top[0][0]}</b> ({top[0][1]:.1%})",
-                plot_prediction(x, top, title=name), top)
-
-    return _file_predictor(render, samples, "a digit")
-
-
 def photo_samples() -> dict[str, bytes]:
     """The photo of Grace Hopper that ships with matplotlib (JPEG bytes)."""
     from matplotlib import cbook
 
     with cbook.get_sample_data("grace_hopper.jpg") as f:
         return {"grace_hopper.jpg (matplotlib)": f.read()}
-
-
-def photo_predictor(net, samples: dict[str, bytes] | None = None):
-    """Upload any photo (or pick a sample): the ImageNet top-5 of `net` (a `Pretrained`) and the
-    224×224 crop it sees. Starts with the first sample (Grace Hopper by default)."""
-    samples = samples if samples is not None else photo_samples()
-
-    def render(name: str, data: bytes):
-        fig, top = photo_figure(net, open_image(data), title=name)
-        return f"{name}: <b>{top[0][0]}</b> ({top[0][1]:.1%})", fig, top
-
-    return _file_predictor(render, samples, "a photo", default=next(iter(samples), None))

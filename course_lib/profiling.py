@@ -54,12 +54,9 @@ def flop_count(model: nn.Module, input_size: Sequence[int]) -> int:
     """FLOPs of one forward pass, counted by PyTorch's own FlopCounterMode (2 per MAC)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    was_training = model.training
-    model.eval()
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    with torch.no_grad(), counter, eval_mode(model):
         model(_example(model, input_size))
-    model.train(was_training)
     return int(counter.get_total_flops())
 
 
@@ -80,15 +77,12 @@ def conv_linear_macs(model: nn.Module, input_size: Sequence[int]) -> int:
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear))]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), eval_mode(model):
             model(_example(model, input_size))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return total
 
 
@@ -97,14 +91,9 @@ def summary(model: nn.Module, input_size: Sequence[int]) -> str:
     from torchsummary import summary as ts_summary
 
     device = _device_of(model)
-    was_training = model.training
-    model.eval()                                 # train mode would update BN running stats
     buf = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buf):
-            ts_summary(model, tuple(input_size), device=device.type)
-    finally:
-        model.train(was_training)
+    with contextlib.redirect_stdout(buf), eval_mode(model):   # train mode would update BN running stats
+        ts_summary(model, tuple(input_size), device=device.type)
     return buf.getvalue()
 
 
@@ -112,13 +101,10 @@ def torchinfo_summary(model: nn.Module, input_size: Sequence[int], depth: int = 
     """torchinfo's summary (maintained); `.total_params` and `.total_mult_adds` hold the counts."""
     from torchinfo import summary as ti_summary
 
-    was_training = model.training
-    try:
+    with eval_mode(model):                       # torchinfo leaves the model in eval mode
         return ti_summary(model, input_size=(1, *input_size), depth=depth, mode="eval",
                           device=_device_of(model), verbose=0,
                           col_names=("output_size", "num_params", "mult_adds"))
-    finally:
-        model.train(was_training)
 
 
 def compare_counters(model: nn.Module, input_size: Sequence[int]) -> dict[str, int]:

@@ -15,6 +15,10 @@ CAPTION = ("*Saved picture of the widget below, as it first appeared when the no
            "Run the cell to get the live controls.*")
 
 
+RESTART_NOTE = ("*If these controls stop responding, the kernel was restarted or stopped: live widgets "
+                "need the kernel that made them. Run the notebook from the top (Run → Run All Cells).*")
+
+
 def _walk(widget):
     yield widget
     for child in getattr(widget, "children", ()):
@@ -30,6 +34,7 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
     """[("markdown", text) | ("png", bytes)]: what the static picture of `widget` holds, in order."""
     import ipywidgets as w
 
+    widget = getattr(widget, "box", widget)          # a course widget handle, or a plain widget
     parts: list[tuple[str, object]] = [("markdown", CAPTION)]
     controls = []
     for node in _walk(widget):
@@ -57,3 +62,4 @@ def show(widget) -> None:
     for kind, payload in snapshot_parts(widget):
         display(Image(payload) if kind == "png" else Markdown(payload))
     display(widget)
+    display(Markdown(RESTART_NOTE))

@@ -12,16 +12,39 @@ import math
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
 
 import torch
 import torch.nn as nn
 from torch import Tensor
+from tqdm.std import tqdm          # a text bar: its final state is what a saved notebook shows
 
 from .config import eval_mode, get_device
+from .metrics import Accuracy
 from .models import build_model
+
+
+class OnLog(Protocol):
+    """What `Runner.train(on_log=...)` calls: with the history so far, every `log_steps` steps."""
+
+    def __call__(self, history: dict[str, list]) -> None: ...
+
+
+@dataclass
+class _Loop:
+    """The settings of one `Runner.train` call, shared with `_train_epoch`."""
+
+    total: int
+    log_steps: int
+    on_log: OnLog | None
+    should_stop: Callable[[], bool] | None
+    dev_loader: Iterable | None
+    eval_steps: int
+    save_path: str | Path | None
+    done: int = 0
+    bar: object = None
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,6 +111,30 @@ def _check_writable(path: Path) -> None:
         raise CheckpointError(f"cannot create the folder for {path}: {err}") from None
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise CheckpointError(f"cannot write the checkpoint {path}: the folder or file is read-only")
+    for stale in folder.glob(f"{path.name}*.tmp"):     # left by a save that was killed half-way
+        stale.unlink(missing_ok=True)
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
+             metric=None, device=None) -> tuple[float, float]:
+    """Score (`metric`, accuracy by default) and mean loss (cross-entropy by default) of `model`
+    over a loader, in eval mode; the model's mode and BN statistics are left as they were."""
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    metric = metric if metric is not None else Accuracy()
+    device = device if device is not None else next(model.parameters()).device
+    metric.reset()
+    total_loss, count = 0.0, 0
+    with eval_mode(model):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            logits = model(x)
+            total_loss += loss_fn(logits, y).item() * len(y)
+            count += len(y)
+            metric.update(logits, y)
+    if count == 0:
+        raise ValueError("the loader yielded no batches")
+    return metric.accumulate(), total_loss / count
 
 
 class Runner:
@@ -114,29 +161,26 @@ class Runner:
         self.best_score = -math.inf
         self.best_state: dict[str, Tensor] | None = None   # the best dev model, kept in memory
         self.global_step = 0
-        self.stop_requested = False        # set from a widget's stop button to end training early
-        self.train_seconds = 0.0
 
     def _to_device(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         return x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def train(self, train_loader: Iterable, dev_loader: Iterable | None = None, num_epochs: int = 1,
               log_steps: int = 100, eval_steps: int = 0, save_path: str | Path | None = None,
-              progress: bool = True, live_plot=None, max_steps: int | None = None,
+              progress: bool = True, on_log: OnLog | None = None, max_steps: int | None = None,
               should_stop: Callable[[], bool] | None = None) -> dict:
         """Train for `num_epochs`; evaluate on `dev_loader` every `eval_steps` steps (and at the
         end of each epoch if `eval_steps` is 0) and save the best model to `save_path`.
 
         Args:
-            log_steps: how often the progress bar and `live_plot` are refreshed.
-            live_plot: an object with `update(history)`, e.g. `plotting.LiveCurve()`.
+            log_steps: how often the progress bar is refreshed and `on_log` is called.
+            on_log: called as `on_log(history)` every `log_steps` steps and once at the end,
+                e.g. a `plotting.LiveCurve()`.
             max_steps: stop after this many steps in total (used by quick demos).
             should_stop: called after every step; training ends when it returns True (for
                 example a `threading.Event().is_set`, set by a stop button, even before training starts).
         Returns the history: per-step train loss and accuracy, and dev loss and accuracy.
         """
-        from tqdm.std import tqdm      # a text bar: its final state is what a saved notebook shows
-
         if num_epochs < 1:
             raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
         if log_steps < 1:
@@ -148,49 +192,49 @@ class Runner:
             _check_writable(Path(save_path))               # before training, not at the first save
         if max_steps is not None:
             total = min(total, max_steps)
-        self.stop_requested = False
-        bar = tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True,
-                   file=sys.stdout, mininterval=1.0, ncols=100)
-        start, done = time.perf_counter(), 0
-        try:
+        loop = _Loop(total, log_steps, on_log, should_stop, dev_loader, eval_steps, save_path)
+        with tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True,
+                  file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
             for epoch in range(num_epochs):
-                for x, y in train_loader:
-                    if len(y) == 0:
-                        raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
-                    loss, acc = self._train_step(*self._to_device(x, y))
-                    self.global_step += 1
-                    h = self.history
-                    h["step"].append(self.global_step)
-                    h["train_loss"].append(loss)
-                    h["train_acc"].append(acc)
-                    if not math.isfinite(loss):
-                        lr = self.optimizer.param_groups[0].get("lr")
-                        raise TrainingDiverged(
-                            f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
-                            f"Training stopped: try a lower learning rate (it is {lr}).")
-                    if eval_steps and dev_loader is not None and self.global_step % eval_steps == 0:
-                        self._eval_and_save(dev_loader, save_path)
-                    bar.update(1)
-                    done += 1
-                    if self.global_step % log_steps == 0:
-                        bar.set_postfix(loss=f"{loss:.4f}")
-                        if live_plot is not None:
-                            live_plot.update(self.history)
-                    if should_stop is not None and should_stop():
-                        self.stop_requested = True
-                    if self.stop_requested or done >= total:
-                        break
+                stop = self._train_epoch(train_loader, epoch, loop)
                 self.history["epoch_end"].append(self.global_step)
                 if not eval_steps and dev_loader is not None:
                     self._eval_and_save(dev_loader, save_path)
-                if self.stop_requested or done >= total:
+                if stop:
                     break
-        finally:
-            bar.close()
-            self.train_seconds += time.perf_counter() - start
-        if live_plot is not None:
-            live_plot.update(self.history)
+        if on_log is not None:
+            on_log(self.history)
         return self.history
+
+    def _train_epoch(self, train_loader: Iterable, epoch: int, loop: "_Loop") -> bool:
+        """One pass over `train_loader`; True when training must end (step budget or stop)."""
+        for x, y in train_loader:
+            if len(y) == 0:
+                raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
+            loss, acc = self._train_step(*self._to_device(x, y))
+            self.global_step += 1
+            h = self.history
+            h["step"].append(self.global_step)
+            h["train_loss"].append(loss)
+            h["train_acc"].append(acc)
+            if not math.isfinite(loss):
+                lr = self.optimizer.param_groups[0].get("lr")
+                raise TrainingDiverged(
+                    f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
+                    f"Training stopped: try a lower learning rate (it is {lr}).")
+            if loop.eval_steps and loop.dev_loader is not None and self.global_step % loop.eval_steps == 0:
+                self._eval_and_save(loop.dev_loader, loop.save_path)
+            loop.bar.update(1)
+            loop.done += 1
+            if self.global_step % loop.log_steps == 0:
+                loop.bar.set_postfix(loss=f"{loss:.4f}")
+                if loop.on_log is not None:
+                    loop.on_log(self.history)
+            if loop.should_stop is not None and loop.should_stop():
+                return True
+            if loop.done >= loop.total:
+                return True
+        return False
 
     def _train_step(self, x: Tensor, y: Tensor) -> tuple[float, float]:
         self.model.train()
@@ -202,7 +246,9 @@ class Runner:
         if self.scheduler is not None:
             self.scheduler.step()
         with torch.no_grad():
-            acc = (logits.argmax(1) == y).float().mean().item()
+            self.metric.reset()                # the same metric as `evaluate`, on this batch
+            self.metric.update(logits, y)
+            acc = self.metric.accumulate()
         return loss.item(), acc
 
     def _eval_and_save(self, dev_loader: Iterable, save_path: str | Path | None) -> None:
@@ -223,21 +269,9 @@ class Runner:
             raise RuntimeError("no dev evaluation has run yet: pass dev_loader to train()")
         self.model.load_state_dict(self.best_state)
 
-    @torch.inference_mode()
     def evaluate(self, loader: Iterable) -> tuple[float, float]:
         """Score (the metric) and mean loss over a loader, in eval mode."""
-        self.metric.reset()
-        total_loss, count = 0.0, 0
-        with eval_mode(self.model):
-            for x, y in loader:
-                x, y = self._to_device(x, y)
-                logits = self.model(x)
-                total_loss += self.loss_fn(logits, y).item() * len(y)
-                count += len(y)
-                self.metric.update(logits, y)
-        if count == 0:
-            raise ValueError("the loader yielded no batches")
-        return self.metric.accumulate(), total_loss / count
+        return evaluate(self.model, loader, self.loss_fn, self.metric, self.device)
 
     @torch.inference_mode()
     def predict(self, x: Tensor) -> Tensor:

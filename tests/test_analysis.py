@@ -1,5 +1,7 @@
 import matplotlib.pyplot as plt
 import pytest
+
+from course_lib import analysis
 import torch
 import torch.nn as nn
 
@@ -70,3 +72,16 @@ def test_plot_arms_and_degradation():
     ax = plotting.plot_epoch_loss(sweep, depths=(8, 20), arm="plain")
     assert [l.get_label() for l in ax.get_legend().get_texts()] == [] or len(ax.containers) == 2
     plt.close("all")
+
+
+def test_conv_output_size_and_errors():
+    assert analysis.conv_output_size(224, 7, 3, 2) == 112
+    assert analysis.conv_output_size(7, 3, 1, 2) == 4
+    with pytest.raises(ValueError, match="stride must be an int >= 1"):
+        analysis.conv_output_size(8, 3, 1, 0)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        analysis.conv_output_size(2, 7, 0, 1)
+    assert analysis.output_size_text(32, 3, 1, 2).endswith("<b>16</b>")
+    assert "larger than the padded input" in analysis.output_size_text(2, 7, 0, 1)
+    with pytest.raises(ValueError, match="block must be"):
+        analysis.block_weight_count("dense", 8, 8)

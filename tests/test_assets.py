@@ -1,7 +1,6 @@
 """course_lib.assets: pinned npm packages, verified caches, the Keras -> torchvision converter."""
 
 import dataclasses
-import json
 import urllib.error
 
 import pytest

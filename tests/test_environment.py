@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from course_lib import check_environment
-from course_lib import config, environment
+from course_lib import environment
 from course_lib.config import get_device
 
 
@@ -12,7 +12,16 @@ def test_check_environment_prints_one_line_per_requirement(capsys):
     names = [c.name for c in environment.environment_checks()]
     assert len(lines) == len(names) + 1
     assert all(line.startswith("[OK] ") for line in lines[:-1])
-    assert {"python", "torch", "torchvision", "ipywidgets", "ipykernel", "bundled MNIST", "device"} <= set(names)
+    assert {"python", "torch", "torchvision", "ipywidgets", "ipykernel", "bundled MNIST", "bundled cats and dogs",
+            "resnet50-imagenet", "mnist-full", "device"} <= set(names)
+
+
+def test_check_environment_flags_a_missing_asset(monkeypatch, capsys, tmp_path):
+    from course_lib import assets
+    monkeypatch.setattr(assets, "CACHE_DIR", tmp_path)
+    assert check_environment() is False
+    out = capsys.readouterr().out
+    assert "[FAIL] resnet50-imagenet:" in out and "python -m course_lib.assets fetch" in out
 
 
 def test_check_environment_flags_ipykernel_7_0(monkeypatch, capsys):

@@ -5,7 +5,7 @@ import torchvision
 
 from course_lib import models
 from course_lib.models import (Bottleneck, ResBlock, ResNet, build_model, cifar_resnet,
-                               load_torchvision_weights, make_shortcut)
+                               load_torchvision_weights, make_shortcut, resnet50)
 from course_lib.profiling import count_params
 
 
@@ -157,3 +157,27 @@ def test_cifar_resnet_option_a_matches_the_paper_table_6(depth, paper_millions):
 def test_use_residual_must_be_a_bool():
     with pytest.raises(TypeError, match="True or False"):
         ResBlock(8, 8, use_residual="no")
+
+
+def test_zero_init_residual_makes_blocks_start_as_identity_or_zero():
+    x = torch.relu(torch.randn(2, 16, 8, 8))
+    res = cifar_resnet(8, zero_init_residual=True).eval()
+    plain = cifar_resnet(8, use_residual=False, zero_init_residual=True).eval()
+    with torch.no_grad():
+        assert torch.equal(res.layer1[0](x), x)                    # identity shortcut: the identity
+        assert bool((plain.layer1[0](x) == 0).all())              # no shortcut: all zeros
+    r50 = resnet50(zero_init_residual=True)
+    assert all(float(b.bn3.weight.abs().sum()) == 0 for b in r50.layer1)
+    assert float(resnet50().layer1[0].bn3.weight.sum()) > 0        # off by default
+    tv = torchvision.models.resnet50(zero_init_residual=True)
+    assert all(torch.equal(tv.layer1[i].bn3.weight, r50.layer1[i].bn3.weight) for i in range(3))
+
+
+def test_model_args_are_recorded_by_the_constructor_and_old_checkpoints_still_build():
+    m = ResNet("basic", (1, 1), widths=(8, 16), in_channels=1, num_classes=3, name="tiny")
+    again = build_model(m.model_args)
+    assert again.model_args == m.model_args and sum(p.numel() for p in again.parameters()) == \
+        sum(p.numel() for p in m.parameters())
+    old = build_model({"arch": "cifar_resnet", "depth": 14, "use_residual": False, "in_channels": 1,
+                       "num_classes": 10, "use_bn": True, "shortcut": "A"})
+    assert old.model_args["layers"] == [2, 2, 2] and old.layer1[0].shortcut is None

@@ -71,7 +71,8 @@ def test_samples_top_k_and_widget():
     assert len(top) == 3 and top[0][1] >= top[1][1] >= top[2][1] and model.training
     fig = predict.plot_prediction(x, top)
     assert fig.axes[1].get_xlabel() == "probability"
-    box = predict.upload_predictor(model, samples)
+    from course_lib.widgets import upload_predictor
+    box = upload_predictor(model, samples)
     box.show("notes.txt", b"hello")
     assert "not an image" in box.message.value and box.state["top"] is None
     box.choice.value = sorted(samples)[0]

@@ -68,7 +68,7 @@ def test_photo_predictor_widget(net):
 
     from PIL import Image
 
-    from course_lib.predict import photo_predictor
+    from course_lib.widgets import photo_predictor
 
     box = photo_predictor(net)                      # starts on Grace Hopper
     assert box.state["top"][0][0] == "military uniform"

@@ -101,7 +101,7 @@ def test_snapshot_of_the_depth_explorer_holds_its_figure():
 
 def test_snapshot_of_the_upload_predictor_before_any_upload():
     from course_lib.models import cifar_resnet
-    from course_lib.predict import upload_predictor
+    from course_lib.widgets import upload_predictor
     from course_lib.snapshot import snapshot_parts
 
     parts = snapshot_parts(upload_predictor(cifar_resnet(8), {"a.png": b""}))

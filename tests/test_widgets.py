@@ -1,16 +1,6 @@
 import numpy as np
-import pytest
 
 from course_lib import widgets
-
-
-def test_conv_output_size_and_errors():
-    assert widgets.conv_output_size(224, 7, 3, 2) == 112
-    assert widgets.conv_output_size(7, 3, 1, 2) == 4
-    with pytest.raises(ValueError, match="stride must be an int >= 1"):
-        widgets.conv_output_size(8, 3, 1, 0)
-    with pytest.raises(ValueError, match="larger than the padded input"):
-        widgets.conv_output_size(2, 7, 0, 1)
 
 
 def test_output_size_calculator_follows_sliders():
@@ -32,21 +22,6 @@ def test_param_count_explorer():
     assert "<b>1,179,648</b>" in box.readout.value
     box.controls["channels"].value = 64
     assert "<b>73,728</b>" in box.readout.value
-    with pytest.raises(ValueError, match="block must be"):
-        widgets.block_weight_count("dense", 8, 8)
-
-
-@pytest.mark.parametrize("depth", [7, 21, 116, 2.5, True])
-def test_check_depth_rejects(depth):
-    with pytest.raises(ValueError, match="6n\\+2 between 8 and 110"):
-        widgets.check_depth(depth)
-
-
-def test_train_now_verdicts():
-    assert widgets.train_now_verdict(8, 20)[0] == "ok"
-    assert widgets.train_now_verdict(110, 150)[0] == "warn"
-    verdict, msg = widgets.train_now_verdict(110, 500)
-    assert verdict == "refuse" and "fewer steps" in msg
 
 
 SWEEP = {"use_bn": True, "runs": [
@@ -87,20 +62,20 @@ def test_depth_explorer_train_now_and_refusal():
     box.controls["depth"].value = 110
     box.controls["steps"].value = 500
     assert box.controls["train"].disabled and "fewer steps" in box.train_message.value
-    assert box.train_now() is None
+    assert box.train_now() is False
 
 
 def test_depth_explorer_stop_button_threaded():
     box = widgets.depth_explorer(depth=8, sweep=None)
     box.controls["steps"].value = 400
-    thread = box.train_now()
-    assert box.train_now() is None                       # a second click while it runs starts nothing
+    assert box.train_now() is True
+    assert box.train_now() is False                      # a second click while it runs starts nothing
     box.controls["depth"].value = 14                     # moving a control does not re-enable the button
     assert box.controls["train"].disabled
-    assert box.state["started"].wait(timeout=600)        # waits on an event, not on the clock
-    box.stop()
-    thread.join(timeout=600)
-    assert not thread.is_alive()
+    assert box.run.started.wait(timeout=600)             # waits on an event, not on the clock
+    box.controls["stop"].click()
+    assert box.run.join(timeout=600)
+    assert not box.run.running()
     assert "stopped after" in box.train_message.value
     assert len(box.state["train_history"]["step"]) < 400
     assert not box.controls["train"].disabled
@@ -109,8 +84,15 @@ def test_depth_explorer_stop_button_threaded():
 def test_stop_pressed_before_the_first_step_is_not_lost():
     box = widgets.depth_explorer(depth=8, sweep=None)
     box.controls["steps"].value = 400
-    thread = box.train_now()
+    assert box.train_now() is True
     box.stop()                                           # while the data may still be loading
-    thread.join(timeout=600)
+    assert box.run.join(timeout=600)
     assert "stopped after" in box.train_message.value
     assert len(box.state["train_history"]["step"]) <= 1
+
+
+def test_handles_display_as_their_box():
+    calc = widgets.output_size_calculator()
+    assert calc._repr_mimebundle_() == calc.box._repr_mimebundle_()
+    from course_lib.snapshot import snapshot_parts
+    assert any(kind == "png" for kind, _ in snapshot_parts(calc))

@@ -1,0 +1,245 @@
+"""The depth explorer's logic, without widgets: profiles at initialisation, verdicts, figures,
+and `BackgroundRun`, which trains in a thread, one run at a time, with a stop that always
+reaches the active run (also from a kernel interrupt). `widgets.depth_explorer` wires them up.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import weakref
+from typing import Callable
+
+import matplotlib.pyplot as plt
+
+from . import models
+from .analysis import activation_stats, gradient_norms
+from .config import seed_everything
+from .data import load_mnist
+from .plotting import sweep_error_curves
+
+DEPTH_OPTIONS = (8, 14, 20, 32, 44, 56, 110)
+EXPLORER_SIZE = 16              # the sweep's image size (USPS-like 16×16 digits)
+SECONDS_PER_IMAGE_LAYER = 3.4e-5  # measured on a 2-core CPU at 16×16 (plain-56: ~530 img/s)
+WARN_SECONDS, REFUSE_SECONDS = 30, 90
+
+
+def check_depth(depth: int) -> int:
+    """`models.check_depth` (6n + 2), and at most 110, the deepest net the explorer offers."""
+    models.check_depth(depth)
+    if depth > max(DEPTH_OPTIONS):
+        raise ValueError(f"the explorer goes up to depth {max(DEPTH_OPTIONS)}, got {depth}")
+    return depth
+
+
+def estimate_train_seconds(depth: int, num_steps: int, batch_size: int = 64) -> float:
+    """Rough CPU time of a short run at 16×16, from a measured per-image, per-layer cost."""
+    return num_steps * batch_size * depth * SECONDS_PER_IMAGE_LAYER
+
+
+def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64) -> tuple[str, str]:
+    """("ok" | "warn" | "refuse", message) for a "train now" request."""
+    check_depth(depth)
+    est = estimate_train_seconds(depth, num_steps, batch_size)
+    if est > REFUSE_SECONDS:
+        return "refuse", (f"depth {depth} for {num_steps} steps would take about {est / 60:.0f} min on a "
+                          f"CPU; choose fewer steps (at most ~{int(REFUSE_SECONDS / (batch_size * depth * SECONDS_PER_IMAGE_LAYER))}) "
+                          "or a smaller depth, or run `python -m course_lib degradation`.")
+    if est > WARN_SECONDS:
+        return "warn", f"this run takes about {est:.0f} s on a CPU; the stop button ends it early."
+    return "ok", ("under a second" if est < 1 else f"about {est:.0f} s")
+
+
+_PROFILE_CACHE: dict = {}
+
+
+def init_profile(depth: int, use_residual: bool, use_bn: bool = True, seed: int = 0,
+                 batch_size: int = 32) -> dict:
+    """Gradient norms per layer and activation statistics per block, at initialization, on a
+    fixed batch of 16×16 MNIST digits. Cached: moving the slider back is instant."""
+    key = (check_depth(depth), bool(use_residual), bool(use_bn), seed, batch_size)
+    if key not in _PROFILE_CACHE:
+        data = load_mnist(batch_size, 8, 8, seed=seed, size=EXPLORER_SIZE)
+        x, y = data.train.x, data.train.y
+        seed_everything(seed)
+        model = models.cifar_resnet(depth, use_residual=use_residual, use_bn=use_bn)
+        names, norms = gradient_norms(model, x, y)
+        stats = activation_stats(model, x)
+        _PROFILE_CACHE[key] = {"layers": names, "grad_norm": norms, "block": stats["name"],
+                               "act_mean": stats["mean"], "act_std": stats["std"]}
+    return _PROFILE_CACHE[key]
+
+
+def sweep_curves(sweep: dict | None, depth: int, window: int = 20) -> dict[str, tuple[list, list]]:
+    """Smoothed training error against step for each arm at `depth`, from a degradation sweep
+    (the mean over its seeds)."""
+    curves = {}
+    for arm in dict.fromkeys(r["arm"] for r in (sweep or {}).get("runs", [])):
+        got = sweep_error_curves(sweep, arm, depth, window)
+        if got is not None:
+            curves[arm] = (list(got[0]), list(got[1]))
+    return curves
+
+
+def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | None = None):
+    """Three panels: gradient norms and activation spread at init (chosen net vs its twin), and
+    the committed training curves at this depth (plain vs residual)."""
+    me = init_profile(depth, use_residual, use_bn)
+    twin = init_profile(depth, not use_residual, use_bn)
+    name = lambda r: f"{'residual' if r else 'plain'}-{depth}"   # noqa: E731
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
+    axes[0].semilogy(me["grad_norm"], color="C0", lw=2, label=f"{name(use_residual)} (chosen)")
+    axes[0].semilogy(twin["grad_norm"], color="C1", ls="--", label=f"{name(not use_residual)} (twin)")
+    axes[0].set(xlabel="layer (input → output)", ylabel="‖∂loss/∂W‖",
+                title=f"gradient norms at init, {'with' if use_bn else 'no'} BN")
+    axes[1].semilogy(me["act_std"], "o-", color="C0", ms=3, label=name(use_residual))
+    axes[1].semilogy(twin["act_std"], "s--", color="C1", ms=3, label=name(not use_residual))
+    axes[1].set(xlabel="block (input → output)", ylabel="std of block output", title="activation spread at init")
+    curves = sweep_curves(sweep, depth) if (sweep and sweep.get("use_bn", True) == use_bn) else {}
+    if curves:
+        for arm, color, style in (("plain", "C3", "-"), ("residual", "C2", "-"), ("residual-B", "C0", ":")):
+            if arm in curves:
+                axes[2].plot(*curves[arm], color=color, ls=style, label=f"{arm}-{depth}")
+        axes[2].set(xlabel="step", ylabel="training error (smoothed)", title="committed sweep: training error",
+                    ylim=(0, None))
+    else:
+        have = sorted({r["depth"] for r in (sweep or {}).get("runs", [])})
+        why = ("the sweep was trained with BN" if sweep and sweep.get("use_bn", True) != use_bn
+               else f"depth {depth} is not in the committed sweep {have}")
+        axes[2].text(0.5, 0.5, f"no committed curves:\n{why}", ha="center", va="center",
+                     transform=axes[2].transAxes, fontsize=9)
+        axes[2].set(title="committed sweep: training error")
+        axes[2].set_xticks([]); axes[2].set_yticks([])
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict | None = None) -> str:
+    """One line of numbers for the chosen configuration and its twin."""
+    me, twin = init_profile(depth, use_residual, use_bn), init_profile(depth, not use_residual, use_bn)
+    ratio = lambda p: p["grad_norm"][0] / p["grad_norm"][-1]   # noqa: E731
+    kind = "residual" if use_residual else "plain"
+    text = (f"<b>{kind}-{depth}</b>, {'with' if use_bn else 'without'} BN: {depth} weighted layers; "
+            f"first/last-layer gradient ratio <b>{ratio(me):.3g}</b> (twin {ratio(twin):.3g})")
+    finals: dict[str, list[float]] = {}
+    for r in (sweep or {}).get("runs", []):
+        if r["depth"] == depth and (sweep or {}).get("use_bn", True) == use_bn:
+            finals.setdefault(r["arm"], []).append(r["final_train_error"])
+    if finals:
+        n = max(map(len, finals.values()))
+        text += (f"; sweep's final training error (mean of {n} seed{'s' if n > 1 else ''}) "
+                 + ", ".join(f"{a} {sum(e) / len(e):.2%}" for a, e in sorted(finals.items())))
+    return text
+
+
+# ----------------------------------------------------------------------------- background runs
+_ACTIVE: "weakref.WeakSet[BackgroundRun]" = weakref.WeakSet()
+_PREVIOUS_SIGINT = None
+
+
+def interrupt_all() -> int:
+    """Ask every running BackgroundRun to stop; returns how many were running."""
+    runs = [r for r in list(_ACTIVE) if r.running()]
+    for r in runs:
+        r.stop()
+    return len(runs)
+
+
+def _on_sigint(signum, frame):
+    interrupt_all()                            # a kernel interrupt stops background training too
+    previous = _PREVIOUS_SIGINT
+    if callable(previous):
+        previous(signum, frame)
+    elif previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
+def _install_sigint_hook() -> bool:
+    """Chain `_on_sigint` before the SIGINT handler in force while the kernel is idle (once;
+    main thread only). ipykernel swaps in its own handler while it handles a message and puts
+    back `kernel.saved_sigint_handler` afterwards, so that is where the hook goes in a kernel."""
+    global _PREVIOUS_SIGINT
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        from IPython import get_ipython
+        kernel = getattr(get_ipython(), "kernel", None)
+    except ImportError:
+        kernel = None
+    if kernel is not None and hasattr(kernel, "saved_sigint_handler"):
+        if kernel.saved_sigint_handler is not _on_sigint:
+            _PREVIOUS_SIGINT = kernel.saved_sigint_handler
+            kernel.saved_sigint_handler = _on_sigint
+        return True
+    current = signal.getsignal(signal.SIGINT)
+    if current is not _on_sigint:
+        _PREVIOUS_SIGINT = current
+        signal.signal(signal.SIGINT, _on_sigint)
+    return True
+
+
+class BackgroundRun:
+    """Runs `work(should_stop, on_log)` in a daemon thread, one run at a time.
+
+    `should_stop()` becomes True after `stop()` (or a kernel interrupt); `on_log(history)` records
+    progress. `started` is set at the first progress report (or when the run ends), `finished`
+    when it ends. The outcome is `result` or `error`; `stopped` says whether a stop was asked for.
+    """
+
+    def __init__(self, on_progress: Callable[[dict], None] | None = None,
+                 on_done: Callable[["BackgroundRun"], None] | None = None) -> None:
+        self.on_progress, self.on_done = on_progress, on_done
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.started, self.finished = threading.Event(), threading.Event()
+        self.result, self.error, self.steps_done = None, None, 0
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _log(self, history: dict) -> None:
+        self.steps_done = len(history.get("step", ()))
+        if self.on_progress is not None:
+            self.on_progress(history)
+        self.started.set()
+
+    def _target(self, work) -> None:
+        try:
+            self.result = work(self._stop.is_set, self._log)
+        except Exception as err:               # kept for the caller: a thread's traceback is lost
+            self.error = err
+        finally:
+            self.started.set()
+            self.finished.set()
+            if self.on_done is not None:
+                self.on_done(self)
+
+    def start(self, work: Callable[[Callable[[], bool], Callable[[dict], None]], object],
+              blocking: bool = False) -> bool:
+        """Start `work`; False (and nothing happens) while a run is active."""
+        if self.running():
+            return False
+        self._stop, self.started, self.finished = threading.Event(), threading.Event(), threading.Event()
+        self.result, self.error, self.steps_done = None, None, 0
+        _ACTIVE.add(self)
+        _install_sigint_hook()
+        if blocking:
+            self._target(work)
+            return True
+        self._thread = threading.Thread(target=self._target, args=(work,), daemon=True)
+        self._thread.start()
+        return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)

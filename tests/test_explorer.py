@@ -1,0 +1,91 @@
+"""course_lib.explorer: the depth explorer's logic and BackgroundRun, without widgets."""
+
+import signal
+import threading
+
+import pytest
+
+from course_lib import explorer
+
+
+@pytest.mark.parametrize("depth", [7, 21, 116, 2.5, True])
+def test_check_depth_rejects(depth):
+    with pytest.raises(ValueError, match="6n\\+2|up to depth 110"):
+        explorer.check_depth(depth)
+
+
+def test_train_now_verdicts():
+    assert explorer.train_now_verdict(8, 20)[0] == "ok"
+    assert explorer.train_now_verdict(110, 150)[0] == "warn"
+    verdict, msg = explorer.train_now_verdict(110, 500)
+    assert verdict == "refuse" and "fewer steps" in msg
+
+
+
+
+def test_background_run_one_at_a_time_and_stop():
+    release = threading.Event()
+
+    def work(should_stop, on_log):
+        step = 0
+        while not should_stop():
+            step += 1
+            on_log({"step": list(range(step))})
+            release.wait(0.01)
+        return step
+
+    seen = []
+    run = explorer.BackgroundRun(on_progress=lambda h: seen.append(len(h["step"])))
+    assert run.start(work) is True
+    assert run.start(work) is False                 # one run at a time
+    assert run.started.wait(60) and run.running()
+    run.stop()
+    assert run.join(60) and not run.running()
+    assert run.stopped and run.result >= 1 and run.steps_done == run.result and seen
+
+
+def test_background_run_reports_errors_and_restarts():
+    run = explorer.BackgroundRun()
+
+    def broken(should_stop, on_log):
+        raise RuntimeError("out of memory")
+
+    assert run.start(broken, blocking=True)
+    assert isinstance(run.error, RuntimeError) and run.finished.is_set() and run.started.is_set()
+    assert run.start(lambda s, log: 42, blocking=True) and run.result == 42 and run.error is None
+
+
+def test_a_kernel_interrupt_stops_background_runs():
+    hold = threading.Event()
+    run = explorer.BackgroundRun()
+    run.start(lambda should_stop, on_log: hold.wait(60) or should_stop())
+    assert signal.getsignal(signal.SIGINT) is explorer._on_sigint
+    with pytest.raises(KeyboardInterrupt):           # the previous handler still runs
+        explorer._on_sigint(signal.SIGINT, None)
+    assert run.stopped
+    hold.set()
+    assert run.join(60) and run.result is True
+
+
+def test_in_a_kernel_the_hook_is_what_ipykernel_restores_when_idle(monkeypatch):
+    """ipykernel puts back `kernel.saved_sigint_handler` after each message: the hook goes there."""
+    import IPython
+
+    class Kernel:
+        saved_sigint_handler = signal.SIG_IGN            # what ipykernel uses while idle
+
+    class Shell:
+        kernel = Kernel()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    monkeypatch.setattr(explorer, "_PREVIOUS_SIGINT", None)
+    assert explorer._install_sigint_hook()
+    assert Shell.kernel.saved_sigint_handler is explorer._on_sigint
+    assert explorer._PREVIOUS_SIGINT is signal.SIG_IGN
+    hold = threading.Event()
+    run = explorer.BackgroundRun()
+    run.start(lambda should_stop, on_log: hold.wait(60) or should_stop())
+    explorer._on_sigint(signal.SIGINT, None)             # idle kernel: ignored, but the run stops
+    assert run.stopped
+    hold.set()
+    assert run.join(60)

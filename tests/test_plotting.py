@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from course_lib import plotting
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_smooth_and_plots(tmp_path):
+    assert np.allclose(plotting.smooth([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    h = {"step": [1, 2, 3], "train_loss": [3, 2, 1], "train_acc": [0.1, 0.5, 0.9],
+         "dev_step": [3], "dev_loss": [1.5], "dev_acc": [0.8]}
+    axes = plotting.plot_history({"plain": h, "residual": h}, window=2)
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()][:2] == ["plain train", "plain dev"]
+    fig = plotting.show_images(torch.zeros(3, 1, 8, 8), labels=[1, 2, 3], preds=[1, 5, 3])
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["1 →1", "2 →5", "3 →3"]
+    with pytest.raises(ValueError, match="no images"):
+        plotting.show_images(torch.zeros(0, 1, 8, 8))
+    ax = plotting.plot_confusion(torch.eye(3, dtype=torch.long))
+    assert ax.get_xlabel() == "predicted"
+    png = plotting.figure_to_png(plt.figure())
+    assert png[:4] == b"\x89PNG"
+    live = plotting.LiveCurve()
+    live(h)
+    live(h)
+    assert live.num_updates == 2
+    plt.close("all")
