@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--seeds", type=_seed_count, default=None, help="number of seeds (0, 1, ...)")
         if name == "degradation":
             p.add_argument("--depths", type=_depth, nargs="+", default=list(ex.DEPTHS))
-            p.add_argument("--arms", nargs="+", choices=list(ex.SWEEP_ARMS), default=list(ex.SWEEP_ARMS))
+            p.add_argument("--arms", nargs="+", choices=list(ex.SWEEP_ARMS), default=list(ex.DEFAULT_ARMS))
             p.add_argument("--no-bn", action="store_true", help="train without BatchNorm")
     args = parser.parse_args(argv)
     if args.out is not None:

@@ -195,3 +195,73 @@ def check_stage(fn: Callable[[int, int, int, int], nn.Module]) -> None:
             "only the first block of a stage downsamples: the later blocks use stride 1")
     _expect(blocks[1].conv1.in_channels == 128,
             "the second block takes out_channels in, since the first block already changed the width")
+
+
+@_exercise("Exercise 10.1")
+def check_path_counts(fn: Callable[[int], list[int]]) -> None:
+    """`fn(n)` -> how many of the 2^n paths of an n-block residual net pass through exactly
+    k residual branches, for k = 0 … n."""
+    import math
+
+    for n in (1, 3, 9):
+        got = list(fn(n))
+        want = [math.comb(n, k) for k in range(n + 1)]
+        _expect(len(got) == n + 1, f"for n = {n} there are n + 1 = {n + 1} possible lengths (0 … n), "
+                                   f"you returned {len(got)} numbers")
+        _expect(sum(got) == 2 ** n, f"for n = {n} the counts must add up to 2^n = {2 ** n} paths "
+                                    f"(each block: through the branch or around it); yours add up to {sum(got)}")
+        _expect(got == want, f"for n = {n} you have {got}; how many ways are there to choose which k "
+                             "of the n blocks a path goes through?")
+
+
+@_exercise("Exercise 10.3")
+def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
+    """`block_cls(in_channels, out_channels, stride)`: a pre-activation block with option A
+    shortcuts, with attributes bn1, conv1, bn2, conv2, compared with course_lib's PreActBlock."""
+    from .models import PreActBlock
+
+    for c_in, c_out, stride in ((8, 8, 1), (8, 16, 2)):
+        torch.manual_seed(0)
+        theirs = block_cls(c_in, c_out, stride).eval()
+        if not list(theirs.parameters()):                  # __init__ is still the placeholder
+            raise _NotAttempted
+        ours = PreActBlock(c_in, c_out, stride, shortcut="A").eval()
+        for name in ("bn1", "conv1", "bn2", "conv2"):
+            _expect(hasattr(theirs, name), f"your block needs an attribute `{name}` (BN → ReLU → conv, twice)")
+        ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()}, strict=False)
+        for bn in (ours.bn1, ours.bn2):                  # non-trivial statistics, so BN's place matters
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+        theirs.load_state_dict(ours.state_dict(), strict=False)
+        x = torch.randn(2, c_in, 8, 8)
+        with torch.no_grad():
+            got, want = theirs(x), ours(x)
+        if got is None or got is Ellipsis:                 # forward is still the placeholder
+            raise _NotAttempted
+        _expect(got.shape == want.shape, f"{c_in}→{c_out}, stride {stride}: output shape {tuple(got.shape)}, "
+                                         f"expected {tuple(want.shape)}")
+        if not torch.allclose(got, want, atol=1e-5):
+            _expect(bool((got < 0).any()), "your output has no negative values: a pre-activation block "
+                                            "has no ReLU after the addition")
+        _expect(torch.allclose(got, want, atol=1e-5),
+                f"{c_in}→{c_out}, stride {stride}: the output differs. Order: a = ReLU(BN1(x)); "
+                "y = conv2(ReLU(BN2(conv1(a)))); return y + shortcut(x), where the shortcut is x itself, or "
+                "x[:, :, ::2, ::2] padded with zero channels when the shape changes")
+
+
+@_exercise("Exercise 10.2")
+def check_filter_normalize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """`fn(direction, weight)` -> the direction with each filter (slice along dim 0) rescaled
+    to the norm of the same filter of the weight (Li et al. 2018, §4)."""
+    torch.manual_seed(0)
+    w, d = torch.randn(6, 3, 3, 3) * torch.arange(1, 7).view(6, 1, 1, 1), torch.randn(6, 3, 3, 3)
+    got = fn(d.clone(), w)
+    want = torch.stack([d_f * (w_f.norm() / d_f.norm()) for d_f, w_f in zip(d, w)])
+    _expect(got.shape == w.shape, f"return a tensor of the weight's shape {tuple(w.shape)}, got {tuple(got.shape)}")
+    whole = d * (w.norm() / d.norm())
+    _expect(not torch.allclose(got, whole, atol=1e-5),
+            "you rescaled the whole direction to the norm of the whole weight: Li et al. rescale each "
+            "filter (each slice along dim 0) separately, so that every filter moves in proportion to its size")
+    _expect(torch.allclose(got, want, atol=1e-5),
+            "each filter of the result must have the norm of the same filter of the weight, "
+            "and point in the direction of the same filter of `direction`")

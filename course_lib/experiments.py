@@ -52,6 +52,8 @@ PRESETS = {
     "degradation":       {"full": Preset(seeds=3, num_epochs=10, warmup_steps=64, num_train=4000, num_eval=1000),
                           "fast": Preset(seeds=1, num_epochs=1, warmup_steps=2, num_train=512, num_eval=128)},
     "short-run":         {"full": Preset(steps=150, num_train=4000), "fast": Preset(steps=20, num_train=1000)},
+    "twins":             {"full": Preset(seeds=3, num_train=4000, num_eval=1000),
+                          "fast": Preset(seeds=2, num_train=512, num_eval=128)},
 }
 
 
@@ -265,9 +267,12 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> 
 
 
 DEPTHS = (8, 14, 20, 32, 44, 56, 110)
-# The arms of the degradation sweep: (name, use_residual, shortcut). "residual" is the paper's
-# CIFAR network (option A, the same parameters as "plain"); "residual-B" uses 1×1 projections.
-SWEEP_ARMS = {"plain": (False, "A"), "residual": (True, "A"), "residual-B": (True, "B")}
+# The arms of the degradation sweep, as `cifar_resnet` arguments. "residual" is the paper's CIFAR
+# network (option A, the same parameters as "plain"); "residual-B" uses 1×1 projections;
+# "preact" is the pre-activation net of He et al. 2016b (notebook 10), not in the default sweep.
+SWEEP_ARMS = {"plain": {"use_residual": False}, "residual": {"shortcut": "A"},
+              "residual-B": {"shortcut": "B"}, "preact": {"shortcut": "A", "preact": True}}
+DEFAULT_ARMS = ("plain", "residual", "residual-B")
 
 
 def degradation_config() -> TrainConfig:
@@ -297,7 +302,7 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
     cfg = cfg or degradation_config()
     p = preset("degradation")
     seeds = list(seeds) if seeds is not None else list(range(p.seeds))
-    arms = list(arms) if arms is not None else list(SWEEP_ARMS)
+    arms = list(arms) if arms is not None else list(DEFAULT_ARMS)
     unknown = [a for a in arms if a not in SWEEP_ARMS]
     if unknown:
         raise ValueError(f"unknown arms {unknown}; choose from {list(SWEEP_ARMS)}")
@@ -310,9 +315,9 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
         for depth in depths:
             for arm in arms:
                 k += 1
-                use_residual, shortcut = SWEEP_ARMS[arm]
+                kwargs = SWEEP_ARMS[arm]
                 seed_everything(seed)
-                model = cifar_resnet(depth, use_residual=use_residual, use_bn=use_bn, shortcut=shortcut)
+                model = cifar_resnet(depth, use_bn=use_bn, **kwargs)
                 try:
                     result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False,
                                        max_steps=max_steps)
@@ -327,7 +332,8 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                 h = result.history
                 train_acc, train_loss = evaluate(model, data.train.loader(512))   # eval mode, whole training set
                 out["runs"].append({
-                    "depth": depth, "arm": arm, "seed": seed, "shortcut": shortcut if use_residual else None,
+                    "depth": depth, "arm": arm, "seed": seed,
+                    "shortcut": kwargs.get("shortcut") if kwargs.get("use_residual", True) else None,
                     "params": sum(p.numel() for p in model.parameters()),
                     "step": h["step"], "train_loss": h["train_loss"], "train_acc": h["train_acc"],
                     "epoch_end": h["epoch_end"],
@@ -339,6 +345,36 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                         f"{1 - train_acc:.4f} loss {train_loss:.4f} ({result.seconds:.0f} s)")
                 if checkpoint:
                     save_results(out, checkpoint, force=True)
+    return out
+
+
+def train_twins(depth: int = 20, seeds: Sequence[int] | None = None, arms: Sequence[str] = ARMS,
+                progress: bool = True, log=print) -> dict:
+    """Plain and residual `cifar_resnet(depth)` on each seed, trained with the degradation
+    sweep's protocol (`degradation_config`, 16×16 digits), for notebook 10's probes.
+
+    Returns {"models": {(arm, seed): model}, "data": {seed: splits}, "rows": [...], "seconds": ...};
+    the models are trained in place and kept (in eval mode). 3 seeds (fast mode: 2, on 512 images).
+    """
+    p = preset("twins")
+    seeds = list(seeds) if seeds is not None else list(range(p.seeds))
+    cfg = degradation_config()
+    out = {"models": {}, "data": {}, "rows": [], "depth": depth, "config": asdict(cfg)}
+    start, total = time.perf_counter(), len(seeds) * len(arms)
+    for seed in seeds:
+        data = load_mnist(p.num_train, p.num_eval, p.num_eval, seed=seed, size=16)
+        out["data"][seed] = data
+        for arm in arms:
+            if log:
+                log(progress_line(len(out["rows"]), total, time.perf_counter() - start, f"{arm}-{depth}, seed {seed}"))
+            seed_everything(seed)
+            model = cifar_resnet(depth, **SWEEP_ARMS[arm])
+            result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False)
+            train_acc, _ = evaluate(model, data.train.loader(512))
+            out["models"][(arm, seed)] = model.eval()
+            out["rows"].append({"arm": arm, "seed": seed, "final_train_error": 1 - train_acc,
+                                "test_acc": result.test_acc, "seconds": result.seconds})
+    out["seconds"] = time.perf_counter() - start
     return out
 
 

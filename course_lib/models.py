@@ -152,7 +152,44 @@ class Bottleneck(nn.Module):
         return F.relu(y)
 
 
-BLOCKS = {"basic": ResBlock, "bottleneck": Bottleneck}
+class PreActBlock(nn.Module):
+    """Pre-activation basic block (He et al. 2016b, "Identity Mappings in Deep Residual
+    Networks", Fig. 4e): BN → ReLU → conv, twice, then the addition, with nothing after it, so
+    that the shortcut path is a pure identity from one block to the next.
+
+    The shortcut takes the block's input x itself (identity, or option A's zero-padding); a 1×1
+    projection (option B) takes the pre-activated input instead, as common implementations do.
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 use_residual: bool = True, bias: bool = False, use_bn: bool = True,
+                 shortcut: str = "B") -> None:
+        super().__init__()
+        _check_channels(in_channels=in_channels, out_channels=out_channels)
+        if stride not in (1, 2):
+            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        use_residual = _check_flag("use_residual", use_residual)
+        bias = bias or not use_bn
+        self.bn1 = _norm(in_channels, use_bn)
+        self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
+        self.bn2 = _norm(out_channels, use_bn)
+        self.conv2 = conv3x3(out_channels, out_channels, 1, bias)
+        self.shortcut = (make_shortcut(in_channels, out_channels, stride, bias, use_bn=False, shortcut=shortcut)
+                         if use_residual else None)
+        self.projects = shortcut == "B" and (stride != 1 or in_channels != out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:           # (N, C_in, H, W)
+        a = F.relu(self.bn1(x))                        # pre-activation
+        y = self.conv1(a)                              # (N, C_out, H/s, W/s)
+        y = self.conv2(F.relu(self.bn2(y)))
+        if self.shortcut is not None:
+            y = y + self.shortcut(a if self.projects else x)
+        return y                                       # no ReLU after the addition
+
+
+BLOCKS = {"basic": ResBlock, "bottleneck": Bottleneck, "preact": PreActBlock}
 
 
 def _make_stage(block: type[nn.Module], in_channels: int, width: int, num_blocks: int, stride: int,
@@ -212,6 +249,8 @@ class ResNet(nn.Module):
                 nn.Conv2d(in_channels, widths[0], 7, stride=2, padding=3, bias=bias_stem),
                 _norm(widths[0], use_bn), nn.ReLU(inplace=True),
                 nn.MaxPool2d(3, stride=2, padding=1))           # (N, 64, H/4, W/4)
+        elif block is PreActBlock:                         # the first block pre-activates
+            self.stem = nn.Sequential(conv3x3(in_channels, widths[0], 1, bias_stem))
         else:
             self.stem = nn.Sequential(conv3x3(in_channels, widths[0], 1, bias_stem),
                                       _norm(widths[0], use_bn), nn.ReLU(inplace=True))
@@ -222,6 +261,9 @@ class ResNet(nn.Module):
             stage, channels = _make_stage(block, channels, width, num_blocks, 1 if i == 0 else 2, **block_args)
             self.add_module(f"layer{i + 1}", stage)            # torchvision's names: layer1, layer2, ...
             self.stage_names.append(f"layer{i + 1}")
+        # A pre-activation net ends with the BN and ReLU that its last block leaves out.
+        self.head_act = (nn.Sequential(_norm(channels, use_bn), nn.ReLU(inplace=True)) if block is PreActBlock
+                         else None)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         self.num_features = channels
@@ -234,6 +276,7 @@ class ResNet(nn.Module):
         if zero_init_residual and use_bn:
             for m in self.modules():
                 last_bn = m.bn3 if isinstance(m, Bottleneck) else m.bn2 if isinstance(m, ResBlock) else None
+                # (a pre-activation block has no BN after its last conv: zero_init leaves it as it is)
                 if last_bn is not None:
                     nn.init.zeros_(last_bn.weight)
 
@@ -248,12 +291,14 @@ class ResNet(nn.Module):
         x = self.stem(self._check_input(x))
         for name in self.stage_names:
             x = getattr(self, name)(x)
-        return x
+        return x if self.head_act is None else self.head_act(x)
 
     def forward(self, x: Tensor) -> Tensor:                # (N, C_in, H, W)
         x = self.stem(self._check_input(x))                # (N, w0, H/4, W/4); cifar stem: (N, w0, H, W)
         for name in self.stage_names:
             x = getattr(self, name)(x)                     # every stage after the first halves H and W
+        if self.head_act is not None:                      # pre-activation nets: the last BN and ReLU
+            x = self.head_act(x)
         x = torch.flatten(self.avgpool(x), 1)              # (N, C_last)
         return self.fc(x)                                  # (N, num_classes)
 
@@ -317,20 +362,21 @@ def check_depth(depth: int) -> int:
 
 def cifar_resnet(depth: int, use_residual: bool = True, in_channels: int = 1,
                  num_classes: int = 10, use_bn: bool = True, shortcut: str = "A",
-                 zero_init_residual: bool = False) -> ResNet:
+                 zero_init_residual: bool = False, preact: bool = False) -> ResNet:
     """The CIFAR family of He et al. §4.2: depth = 6n + 2, three stages of n basic blocks
     with 16/32/64 channels, a 3×3 stem and no max-pool (ResNet-20, 32, 44, 56, 110, ...).
 
     `shortcut="A"` (the default) zero-pads where the shape changes, as the paper's CIFAR
     networks do (§4.2: "we use identity shortcuts in all cases (i.e., option A)"), so the
     residual net has exactly the parameters of its plain twin. `shortcut="B"` uses 1×1
-    projections instead, which adds two small convolutions.
+    projections instead, which adds two small convolutions. `preact=True` uses pre-activation
+    blocks (He et al. 2016b) with the same convolutions.
     """
     n = (check_depth(depth) - 2) // 6
-    return ResNet("basic", (n, n, n), in_channels=in_channels, num_classes=num_classes,
+    return ResNet("preact" if _check_flag("preact", preact) else "basic", (n, n, n), in_channels=in_channels, num_classes=num_classes,
                   use_residual=use_residual, stem="cifar", widths=(16, 32, 64), use_bn=use_bn,
                   shortcut=shortcut, zero_init_residual=zero_init_residual,
-                  name=f"{'resnet' if use_residual else 'plain'}{depth}")
+                  name=f"{'preact-' if preact else ''}{'resnet' if use_residual else 'plain'}{depth}")
 
 
 # Older checkpoints recorded a factory's name as "arch"; new ones record "ResNet" and every argument.

@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import assets
 from .config import eval_mode
-from .models import ResNet, load_torchvision_weights, resnet50
+from .models import ResNet, load_torchvision_weights, resnet50, torchvision_key
 
 WEIGHTS_ENUM = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
 # torchvision's preprocessing for these weights: resize 256, centre crop 224, RGB in [0, 1],
@@ -67,6 +67,18 @@ def torchvision_resnet50_v1(state_dict: dict | None = None) -> nn.Module:
     for stage in (model.layer2, model.layer3, model.layer4):
         stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
     model.load_state_dict(state_dict if state_dict is not None else v1_state_dict(), strict=True)
+    return model.eval()
+
+
+def torchvision_copy(net: "Pretrained", other_layout: bool = False) -> nn.Module:
+    """torchvision's `resnet50` holding `net`'s weights, in eval mode: in the same stride layout
+    as `net.model` (v1 for the npm weights, v1.5 for torchvision's), or in the other one."""
+    v1 = bool(net.model.model_args.get("stride_in_1x1")) != other_layout
+    model = torchvision.models.resnet50(weights=None)
+    if v1:
+        for stage in (model.layer2, model.layer3, model.layer4):
+            stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
+    model.load_state_dict({torchvision_key(k): v for k, v in net.model.state_dict().items()}, strict=True)
     return model.eval()
 
 

@@ -37,7 +37,8 @@ from .pretrained import Pretrained
 from .stats import describe_difference, paired_difference
 
 METHODS = ("frozen + linear head", "last stage fine-tuned", "ResNet-18 from scratch")
-LRS = {METHODS[0]: (0.01, 0.03, 0.1, 0.3), METHODS[1]: (0.001, 0.003), METHODS[2]: (0.003, 0.01, 0.03)}
+LRS = {METHODS[0]: (0.003, 0.01, 0.03, 0.1), METHODS[1]: (0.0003, 0.001, 0.003),
+       METHODS[2]: (0.001, 0.003, 0.01, 0.03)}
 SEARCH_SEED = 100            # the few-shot draw used only to choose learning rates
 FEATURE_DIR = assets.CACHE_DIR / "features"
 
@@ -55,7 +56,7 @@ class Preset:
 
 
 PRESETS = {
-    "full": Preset((10, 50, 200, 800), (0, 1, 2), 160, 40, 32, LRS, (1600, 100, 300), 60),
+    "full": Preset((10, 50, 200, 800), (0, 1, 2), 160, 30, 32, LRS, (1600, 100, 300), 45),
     "fast": Preset((5, 20), (0, 1), 64, 4, 16, {m: v[:2] for m, v in LRS.items()}, (40, 20, 40), 3),
 }
 

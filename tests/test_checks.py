@@ -132,3 +132,71 @@ def test_render_traceback_is_used_by_ipython():
     shown = cap.stdout + cap.stderr
     assert isinstance(result.error_in_exec, checks.CheckFailed)
     assert "not yet right" in shown and "Traceback" not in shown and "checks.py" not in shown
+
+
+# ----------------------------------------------------------------------------- notebook 10
+def test_path_counts(passes):
+    import math
+    assert passes(checks.check_path_counts, lambda n: [math.comb(n, k) for k in range(n + 1)])
+    for wrong, hint in [(lambda n: [1] * (n + 1), r"add up to 2\^n"), (lambda n: [2 ** n], r"n \+ 1"),
+                        (lambda n: [0] * n + [2 ** n], "choose which k")]:
+        with pytest.raises(checks.CheckFailed, match=hint):
+            checks.check_path_counts(wrong)
+
+
+def _preact(relu_after_add=False, bn_after_conv=False):
+    import torch.nn.functional as F
+    from torch import nn
+
+    from course_lib.models import ZeroPadShortcut, conv3x3
+
+    class Block(nn.Module):
+        def __init__(self, c_in, c_out, stride):
+            super().__init__()
+            self.bn1 = nn.BatchNorm2d(c_out if bn_after_conv else c_in)
+            self.conv1 = conv3x3(c_in, c_out, stride)
+            self.bn2 = nn.BatchNorm2d(c_out)
+            self.conv2 = conv3x3(c_out, c_out)
+            self.short = ZeroPadShortcut(c_in, c_out, stride) if (stride, c_in) != (1, c_out) else nn.Identity()
+
+        def forward(self, x):
+            if bn_after_conv:                                   # the original order: conv → BN → ReLU
+                y = F.relu(self.bn1(self.conv1(x)))
+                y = self.bn2(self.conv2(y))
+            else:
+                y = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+            y = y + self.short(x)
+            return F.relu(y) if relu_after_add else y
+    return Block
+
+
+def test_preact_block(passes):
+    assert passes(checks.check_preact_block, _preact())
+    with pytest.raises(checks.CheckFailed, match="no ReLU after the addition"):
+        checks.check_preact_block(_preact(relu_after_add=True))
+    with pytest.raises(checks.CheckFailed, match="Order"):
+        checks.check_preact_block(_preact(bn_after_conv=True))
+
+
+def test_filter_normalize(passes):
+    import torch
+    assert passes(checks.check_filter_normalize,
+           lambda d, w: torch.stack([df * wf.norm() / df.norm() for df, wf in zip(d, w)]))
+    with pytest.raises(checks.CheckFailed, match="each\nfilter|each filter"):
+        checks.check_filter_normalize(lambda d, w: d * w.norm() / d.norm())
+    with pytest.raises(checks.CheckFailed, match="norm of the same filter"):
+        checks.check_filter_normalize(lambda d, w: d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1))
+
+
+def test_preact_placeholder_is_not_attempted(capsys):
+    from torch import nn
+
+    class Empty(nn.Module):
+        def __init__(self, c_in, c_out, stride=1):
+            super().__init__()
+
+        def forward(self, x):
+            ...
+
+    checks.check_preact_block(Empty)
+    assert "not attempted yet" in capsys.readouterr().out

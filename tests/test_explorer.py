@@ -55,14 +55,18 @@ def test_background_run_reports_errors_and_restarts():
     assert run.start(lambda s, log: 42, blocking=True) and run.result == 42 and run.error is None
 
 
-def test_a_kernel_interrupt_stops_background_runs():
+def test_a_kernel_interrupt_stops_background_runs(monkeypatch):
     hold = threading.Event()
     run = explorer.BackgroundRun()
     run.start(lambda should_stop, on_log: hold.wait(60) or should_stop())
     assert signal.getsignal(signal.SIGINT) is explorer._on_sigint
-    with pytest.raises(KeyboardInterrupt):           # the previous handler still runs
+    called = []
+    monkeypatch.setattr(explorer, "_PREVIOUS_SIGINT", lambda signum, frame: called.append(signum))
+    explorer._on_sigint(signal.SIGINT, None)
+    assert run.stopped and called == [signal.SIGINT]           # and the previous handler still runs
+    monkeypatch.setattr(explorer, "_PREVIOUS_SIGINT", signal.SIG_DFL)
+    with pytest.raises(KeyboardInterrupt):                     # the default handler's behaviour is kept
         explorer._on_sigint(signal.SIGINT, None)
-    assert run.stopped
     hold.set()
     assert run.join(60) and run.result is True
 

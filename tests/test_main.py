@@ -30,7 +30,7 @@ def test_cli_degradation_fast(tmp_path):
     out = tmp_path / "deg.json"
     main(["degradation", "--fast", "--depths", "8", "14", "--seeds", "2", "--out", str(out)])
     data = load_results(out)
-    arms = list(experiments.SWEEP_ARMS)
+    arms = list(experiments.DEFAULT_ARMS)
     assert [(r["seed"], r["depth"], r["arm"]) for r in data["runs"]] == [
         (s, d, a) for s in (0, 1) for d in (8, 14) for a in arms]
     assert all(0 <= r["final_train_error"] <= 1 for r in data["runs"])

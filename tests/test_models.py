@@ -167,8 +167,8 @@ def test_zero_init_residual_makes_blocks_start_as_identity_or_zero():
         assert torch.equal(res.layer1[0](x), x)                    # identity shortcut: the identity
         assert bool((plain.layer1[0](x) == 0).all())              # no shortcut: all zeros
     r50 = resnet50(zero_init_residual=True)
-    assert all(float(b.bn3.weight.abs().sum()) == 0 for b in r50.layer1)
-    assert float(resnet50().layer1[0].bn3.weight.sum()) > 0        # off by default
+    assert all(float(b.bn3.weight.detach().abs().sum()) == 0 for b in r50.layer1)
+    assert float(resnet50().layer1[0].bn3.weight.detach().sum()) > 0   # off by default
     tv = torchvision.models.resnet50(zero_init_residual=True)
     assert all(torch.equal(tv.layer1[i].bn3.weight, r50.layer1[i].bn3.weight) for i in range(3))
 

@@ -81,3 +81,12 @@ def test_photo_predictor_widget(net):
     assert box.message.value.startswith("red.png") and len(box.state["top"]) == 5
     box.show("notes.txt", b"not an image")
     assert "not an image" in box.message.value and box.state["top"] is None and box.image.value == b""
+
+
+def test_torchvision_copy_in_either_layout(net, hopper):
+    x = net.preprocess(hopper).unsqueeze(0)
+    same, other = pretrained.torchvision_copy(net), pretrained.torchvision_copy(net, other_layout=True)
+    assert same.layer2[0].conv1.stride == (2, 2) and other.layer2[0].conv2.stride == (2, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(same(x), net.model(x), rtol=0, atol=1e-4)
+        assert pretrained.CATEGORIES[other(x).argmax(1).item()] != "military uniform"
