@@ -79,6 +79,14 @@ def _check_flag(name: str, value) -> bool:
     return value
 
 
+def _check_block(in_channels: int, out_channels: int, stride: int, use_residual: bool) -> None:
+    """The checks every block makes of its arguments, with clear messages."""
+    _check_channels(in_channels=in_channels, out_channels=out_channels)
+    if stride not in (1, 2):
+        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+    _check_flag("use_residual", use_residual)
+
+
 class ResBlock(nn.Module):
     """Basic block: two 3×3 conv-BN layers and a skip; `use_residual=False` gives the plain twin.
 
@@ -92,10 +100,7 @@ class ResBlock(nn.Module):
                  use_residual: bool = True, bias: bool = False, use_bn: bool = True,
                  shortcut: str = "B") -> None:
         super().__init__()
-        _check_channels(in_channels=in_channels, out_channels=out_channels)
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
-        use_residual = _check_flag("use_residual", use_residual)
+        _check_block(in_channels, out_channels, stride, use_residual)
         bias = bias or not use_bn                      # without BN, the bias is no longer redundant
         self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
         self.bn1 = _norm(out_channels, use_bn)
@@ -127,10 +132,7 @@ class Bottleneck(nn.Module):
                  use_residual: bool = True, bias: bool = False, use_bn: bool = True,
                  stride_in_1x1: bool = False) -> None:
         super().__init__()
-        _check_channels(in_channels=in_channels, out_channels=out_channels)
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
-        use_residual = _check_flag("use_residual", use_residual)
+        _check_block(in_channels, out_channels, stride, use_residual)
         bias = bias or not use_bn
         width, expanded = out_channels, out_channels * self.expansion
         s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
@@ -167,10 +169,7 @@ class PreActBlock(nn.Module):
                  use_residual: bool = True, bias: bool = False, use_bn: bool = True,
                  shortcut: str = "B") -> None:
         super().__init__()
-        _check_channels(in_channels=in_channels, out_channels=out_channels)
-        if stride not in (1, 2):
-            raise ValueError(f"stride must be 1 or 2, got {stride!r}")
-        use_residual = _check_flag("use_residual", use_residual)
+        _check_block(in_channels, out_channels, stride, use_residual)
         bias = bias or not use_bn
         self.bn1 = _norm(in_channels, use_bn)
         self.conv1 = conv3x3(in_channels, out_channels, stride, bias)
