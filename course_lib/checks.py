@@ -6,6 +6,7 @@ the notebooks run top to bottom before the learner has written anything.
 from __future__ import annotations
 
 import functools
+import statistics
 from typing import Callable
 
 import torch
@@ -265,3 +266,188 @@ def check_filter_normalize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
     _expect(torch.allclose(got, want, atol=1e-5),
             "each filter of the result must have the norm of the same filter of the weight, "
             "and point in the direction of the same filter of `direction`")
+
+
+@_exercise("Exercise 07.1")
+def check_paired_interval(fn: Callable[[list, list], tuple]) -> None:
+    """`fn(a, b)` -> (mean, low, high): the mean of the paired differences a[i] − b[i] and its
+    95% t-interval."""
+    from .stats import paired_difference
+
+    a, b = [0.95, 0.97, 0.96, 0.99, 0.94], [0.93, 0.96, 0.96, 0.95, 0.95]
+    want = paired_difference(a, b)
+    got = tuple(float(v) for v in fn(a, b))
+    _expect(len(got) == 3, "return three numbers: (mean, low, high)")
+    mean, low, high = got
+    _expect(abs(mean - want["mean"]) < 1e-9, f"the mean of the differences is {want['mean']:.4f}, you have {mean:.4f}")
+    z_half = 1.96 * want["std"] / len(a) ** 0.5
+    _expect(not (abs(high - mean - z_half) < 1e-6),
+            "you used 1.96, the normal quantile: with 5 seeds use Student's t with n − 1 = 4 degrees of "
+            "freedom (2.776), since the standard deviation is itself estimated from 5 values")
+    welch = 2.776 * (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    _expect(not (abs(high - mean - welch) < 1e-6),
+            "you treated the two arms as independent samples: pair them by seed and use the standard "
+            "deviation of the *differences*, which removes the seed-to-seed variation both arms share")
+    _expect(abs(low - want["ci_low"]) < 1e-6 and abs(high - want["ci_high"]) < 1e-6,
+            f"the interval should be [{want['ci_low']:.4f}, {want['ci_high']:.4f}]: mean ± t·s/√n, with s the "
+            "standard deviation of the differences (n − 1 in its denominator) and t = 2.776 for 4 degrees of freedom")
+
+
+@_exercise("Exercise 07.2")
+def check_seeds_for_half_width(n: int) -> None:
+    """The smallest number of seeds whose 95% interval is at most half as wide as with 5 seeds,
+    for the same standard deviation of the differences."""
+    from .stats import t_quantile_975
+
+    width = lambda k: t_quantile_975(k - 1) / k ** 0.5          # noqa: E731
+    target = next(k for k in range(6, 200) if width(k) <= width(5) / 2)
+    _expect(isinstance(n, int) and not isinstance(n, bool), f"answer with a whole number of seeds, got {n!r}")
+    _expect(n != 20, "20 = 4 × 5 would be right if the t multiplier stayed fixed; it shrinks as the seeds grow "
+                     "(2.776 at 5 seeds), so fewer seeds suffice: compute t(n−1)/√n for a few n")
+    _expect(n != 10, "doubling the seeds narrows the interval by about √2 (and a little more from t), not by 2")
+    _expect(n == target, f"{n} seeds give a width of {width(n) / width(5):.2f} times the width with 5 seeds; find "
+                         "the smallest n with t(n−1)/√n ≤ ½ · t(4)/√5 (course_lib.stats.t_quantile_975 gives t)")
+
+
+@_exercise("Exercise 07.3")
+def check_confusion(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> None:
+    """`fn(pred, labels, k)` -> a k×k matrix whose row i, column j counts the images of true
+    class i predicted as j."""
+    from .metrics import confusion_matrix
+
+    torch.manual_seed(0)
+    labels = torch.randint(0, 4, (50,))
+    pred = torch.where(torch.rand(50) < 0.7, labels, torch.randint(0, 4, (50,)))
+    want = confusion_matrix(pred, labels, 4)
+    got = torch.as_tensor(fn(pred, labels, 4))
+    _expect(tuple(got.shape) == (4, 4), f"the matrix should be 4×4 for 4 classes, got {tuple(got.shape)}")
+    _expect(int(got.sum()) == 50, f"the counts should add up to the 50 images, yours add up to {int(got.sum())}")
+    _expect(not torch.equal(got.long(), want.T.long()) or torch.equal(want, want.T),
+            "your matrix is transposed: rows are the true classes, columns the predictions")
+    _expect(torch.equal(got.long(), want.long()), "row i, column j must count the images of true class i "
+                                                  "predicted as class j")
+
+
+@_exercise("Exercise 08.3")
+def check_receptive_field(fn: Callable[[list], int]) -> None:
+    """`fn(layers)` -> the receptive field (in input pixels) of one output position after a stack
+    of layers given as (kernel, stride) pairs."""
+    def rf(layers):
+        size, jump = 1, 1
+        for k, s in layers:
+            size += (k - 1) * jump
+            jump *= s
+        return size
+
+    cases = [[(3, 1)], [(3, 1), (3, 1)], [(3, 2), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 1)],
+             [(3, 1)] * 19]
+    for layers in cases:
+        got, want = fn(list(layers)), rf(layers)
+        if got != want:
+            no_stride = rf([(k, 1) for k, _ in layers])
+            _expect(got != no_stride, f"for {layers} you get {got}, as if every stride were 1: after a stride-2 "
+                                      "layer, one step of the next kernel covers 2 input pixels")
+            _expect(got != sum(k for k, _ in layers), f"for {layers} you added the kernel sizes ({got}); each layer "
+                                                      "adds (k − 1) times the product of the strides before it")
+            _expect(False, f"for {layers} the receptive field is {want}, you have {got}")
+
+
+@_exercise("Exercise 08.2")
+def check_projection_params(n: int) -> None:
+    """How many more parameters the option-B residual-20 has than the option-A one."""
+    from .models import cifar_resnet
+
+    count = lambda m: sum(p.numel() for p in m.parameters())      # noqa: E731
+    want = count(cifar_resnet(20, shortcut="B")) - count(cifar_resnet(20, shortcut="A"))
+    _expect(isinstance(n, int) and not isinstance(n, bool), f"answer with a whole number, got {n!r}")
+    _expect(n != 16 * 32 + 32 * 64, "that counts the 1×1 convolutions only: each projection is followed by a "
+                                    "BatchNorm with a γ and a β per channel")
+    _expect(n == want, f"{n} is not it: there are two projections (16→32 and 32→64), each a 1×1 convolution "
+                       "without bias plus a BatchNorm")
+
+
+@_exercise("Exercise 08.1")
+def check_gradient_ratio_guess(guess: float) -> None:
+    """A guess of plain-32's first-to-last-layer gradient ratio at initialisation (the explorer's
+    readout); passes within a factor of 10 of the measured value."""
+    import math
+
+    from .explorer import init_profile
+
+    _expect(isinstance(guess, (int, float)) and not isinstance(guess, bool) and guess > 0,
+            f"guess a positive number, got {guess!r}")
+    norms = init_profile(32, use_residual=False)["grad_norm"]
+    actual = norms[0] / norms[-1]
+    off = abs(math.log10(guess / actual))
+    print(f"measured: {actual:.3g}; your guess: {guess:.3g} (off by a factor of {10 ** off:.1f})")
+    _expect(off <= 1, "more than a factor of 10 away: look at the explorer's gradient panel for plain-20 and "
+                      "plain-56, and think about which way the ratio moves with depth")
+
+
+@_exercise("Exercise 09.1")
+def check_top5(fn: Callable[[torch.Tensor, list], list]) -> None:
+    """`fn(logits, categories)` -> the 5 most probable (category, probability) pairs, most probable
+    first, for one image's logits (shape (1000,))."""
+    torch.manual_seed(0)
+    logits = torch.randn(1000) * 3
+    categories = [f"class {i}" for i in range(1000)]
+    got = list(fn(logits.clone(), categories))
+    probs = logits.softmax(0)
+    want = [(categories[i], probs[i].item()) for i in probs.topk(5).indices.tolist()]
+    _expect(len(got) == 5, f"return 5 pairs, got {len(got)}")
+    _expect([n for n, _ in got] == [n for n, _ in want],
+            "the names are not the 5 most probable, in order: sort by probability, highest first")
+    values = [float(v) for _, v in got]
+    _expect(not all(abs(v - logits[i].item()) < 1e-5 for v, i in zip(values, probs.topk(5).indices.tolist())),
+            "those are logits, not probabilities: apply the softmax over the 1,000 classes first")
+    _expect(all(abs(v - w) < 1e-5 for v, (_, w) in zip(values, want)),
+            "the probabilities should be the softmax of the logits over all 1,000 classes")
+
+
+@_exercise("Exercise 09.2")
+def check_caffe_input(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """`fn(rgb)` -> the Caffe-style input of the original ResNet-50 for an image `rgb` of shape
+    (3, H, W) with values in [0, 1]: channels in BGR order, scaled to 0-255, minus the mean colour
+    (103.939, 116.779, 123.68) given in BGR order."""
+    from .assets import CAFFE_MEAN_BGR
+
+    torch.manual_seed(0)
+    rgb = torch.rand(3, 4, 4)
+    want = rgb.flip(0) * 255 - torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
+    got = torch.as_tensor(fn(rgb.clone())).float()
+    _expect(tuple(got.shape) == (3, 4, 4), f"keep the shape (3, H, W), got {tuple(got.shape)}")
+    rgb_order = rgb * 255 - torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
+    _expect(not torch.allclose(got, rgb_order, atol=1e-3), "the channels are still in RGB order: Caffe wants BGR")
+    _expect(not torch.allclose(got, rgb.flip(0) - torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1), atol=1e-3),
+            "scale to 0-255 before subtracting the mean colour")
+    _expect(torch.allclose(got, want, atol=1e-3), "BGR order, values 0-255, minus the mean colour of each channel")
+
+
+@_exercise("Exercise 09.3")
+def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
+    """`fn(conv_weight, bn)` -> (weight, bias) of one convolution that computes bn(conv(x)) in eval
+    mode, for a convolution without bias."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 6, 3, padding=1, bias=False)
+    bn = nn.BatchNorm2d(6).eval()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.001, 0.01)            # small variances: eps matters
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = bn(conv(x))
+        weight, bias = fn(conv.weight.detach().clone(), bn)
+        got = nn.functional.conv2d(x, torch.as_tensor(weight), torch.as_tensor(bias), padding=1)
+    _expect(tuple(got.shape) == tuple(want.shape), "the weight must keep the convolution's shape (6, 3, 3, 3), "
+                                                   "and the bias have one value per output channel")
+    if not torch.allclose(got, want, atol=1e-4):
+        scale_no_eps = bn.weight / bn.running_var.sqrt()
+        w_no_eps = conv.weight * scale_no_eps.view(-1, 1, 1, 1)
+        b_no_eps = bn.bias - bn.running_mean * scale_no_eps
+        no_eps = nn.functional.conv2d(x, w_no_eps, b_no_eps, padding=1)
+        _expect(not torch.allclose(got, no_eps, atol=1e-4), "close: BatchNorm divides by √(var + eps), and with "
+                                                            "small variances the eps (bn.eps) matters")
+        _expect(False, "in eval mode BN computes γ·(y − running_mean)/√(running_var + eps) + β for each channel: "
+                       "scale each output filter by γ/√(var + eps), and put the rest into the bias")

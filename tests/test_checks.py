@@ -200,3 +200,124 @@ def test_preact_placeholder_is_not_attempted(capsys):
 
     checks.check_preact_block(Empty)
     assert "not attempted yet" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- notebooks 07 and 08
+def test_paired_interval(passes):
+    import statistics
+
+    from course_lib.stats import paired_difference, t_quantile_975
+
+    def good(a, b):
+        d = [x - y for x, y in zip(a, b)]
+        half = t_quantile_975(len(d) - 1) * statistics.stdev(d) / len(d) ** 0.5
+        return statistics.fmean(d), statistics.fmean(d) - half, statistics.fmean(d) + half
+
+    assert passes(checks.check_paired_interval, good)
+    assert passes(checks.check_paired_interval, lambda a, b: (lambda ci: (ci["mean"], ci["ci_low"], ci["ci_high"]))(paired_difference(a, b)))
+
+    def normal(a, b):
+        m, lo, hi = good(a, b)
+        half = 1.96 * statistics.stdev([x - y for x, y in zip(a, b)]) / len(a) ** 0.5
+        return m, m - half, m + half
+
+    def unpaired(a, b):
+        m = statistics.fmean(a) - statistics.fmean(b)
+        half = 2.776 * (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+        return m, m - half, m + half
+
+    with pytest.raises(checks.CheckFailed, match="normal quantile"):
+        checks.check_paired_interval(normal)
+    with pytest.raises(checks.CheckFailed, match="independent samples"):
+        checks.check_paired_interval(unpaired)
+
+
+def test_seeds_for_half_width(passes):
+    assert passes(checks.check_seeds_for_half_width, 13)
+    for wrong, hint in [(20, "t multiplier"), (10, "√2"), (15, "smallest n")]:
+        with pytest.raises(checks.CheckFailed, match=hint):
+            checks.check_seeds_for_half_width(wrong)
+
+
+def test_confusion(passes):
+    from course_lib.metrics import confusion_matrix
+    assert passes(checks.check_confusion, lambda p, y, k: confusion_matrix(p, y, k))
+
+    def loop(p, y, k):
+        m = torch.zeros(k, k, dtype=torch.long)
+        for t, q in zip(y.tolist(), p.tolist()):
+            m[t, q] += 1
+        return m
+
+    assert passes(checks.check_confusion, loop)
+    with pytest.raises(checks.CheckFailed, match="transposed"):
+        checks.check_confusion(lambda p, y, k: loop(p, y, k).T)
+
+
+def test_receptive_field(passes):
+    def rf(layers):
+        size, jump = 1, 1
+        for k, s in layers:
+            size, jump = size + (k - 1) * jump, jump * s
+        return size
+
+    assert passes(checks.check_receptive_field, rf)
+    with pytest.raises(checks.CheckFailed, match="every stride were 1"):
+        checks.check_receptive_field(lambda layers: rf([(k, 1) for k, _ in layers]))
+    with pytest.raises(checks.CheckFailed, match="added the kernel sizes"):
+        checks.check_receptive_field(lambda layers: sum(k for k, _ in layers) if len(layers) > 1 else 3)
+
+
+def test_projection_params(passes):
+    assert passes(checks.check_projection_params, 16 * 32 + 2 * 32 + 32 * 64 + 2 * 64)
+    with pytest.raises(checks.CheckFailed, match="BatchNorm"):
+        checks.check_projection_params(16 * 32 + 32 * 64)
+    with pytest.raises(checks.CheckFailed, match="two projections"):
+        checks.check_projection_params(100)
+
+
+def test_gradient_ratio_guess(passes, capsys):
+    from course_lib.explorer import init_profile
+    norms = init_profile(32, use_residual=False)["grad_norm"]
+    actual = norms[0] / norms[-1]
+    assert passes(checks.check_gradient_ratio_guess, actual * 3)
+    with pytest.raises(checks.CheckFailed, match="factor of 10"):
+        checks.check_gradient_ratio_guess(actual * 100)
+    with pytest.raises(checks.CheckFailed, match="positive number"):
+        checks.check_gradient_ratio_guess(-1)
+
+
+# ----------------------------------------------------------------------------- notebook 09
+def test_top5(passes):
+    def good(logits, cats):
+        p = logits.softmax(0)
+        return [(cats[i], p[i].item()) for i in p.topk(5).indices.tolist()]
+
+    assert passes(checks.check_top5, good)
+    with pytest.raises(checks.CheckFailed, match="logits, not probabilities"):
+        checks.check_top5(lambda logits, cats: [(cats[i], logits[i].item()) for i in logits.topk(5).indices.tolist()])
+    with pytest.raises(checks.CheckFailed, match="highest first"):
+        checks.check_top5(lambda logits, cats: good(logits, cats)[::-1])
+
+
+def test_caffe_input(passes):
+    from course_lib.assets import CAFFE_MEAN_BGR
+    mean = torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
+    assert passes(checks.check_caffe_input, lambda rgb: rgb[[2, 1, 0]] * 255 - mean)
+    with pytest.raises(checks.CheckFailed, match="RGB order"):
+        checks.check_caffe_input(lambda rgb: rgb * 255 - mean)
+    with pytest.raises(checks.CheckFailed, match="0-255 before"):
+        checks.check_caffe_input(lambda rgb: rgb.flip(0) - mean)
+
+
+def test_fold_bn(passes):
+    def good(w, bn):
+        scale = bn.weight / (bn.running_var + bn.eps).sqrt()
+        return w * scale.view(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
+
+    assert passes(checks.check_fold_bn, good)
+    with pytest.raises(checks.CheckFailed, match="eps"):
+        checks.check_fold_bn(lambda w, bn: (w * (bn.weight / bn.running_var.sqrt()).view(-1, 1, 1, 1),
+                                            bn.bias - bn.running_mean * bn.weight / bn.running_var.sqrt()))
+    with pytest.raises(checks.CheckFailed, match="scale each output filter"):
+        checks.check_fold_bn(lambda w, bn: (w, bn.bias))

@@ -28,6 +28,7 @@ SOURCE = re.compile(
 # Numbers that are names, settings or dates rather than claims.
 EXCEPTIONS = {
     "224", "112",                                  # ImageNet input size and its half, a setting
+    "255",                                         # the largest 8-bit pixel value, a convention
     "1000",                                        # ImageNet's 1,000 classes
     "110",                                         # the depth of the paper's deepest CIFAR net
     "8000",                                        # the bundled training split's size, a setting
