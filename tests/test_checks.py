@@ -321,3 +321,44 @@ def test_fold_bn(passes):
                                             bn.bias - bn.running_mean * bn.weight / bn.running_var.sqrt()))
     with pytest.raises(checks.CheckFailed, match="scale each output filter"):
         checks.check_fold_bn(lambda w, bn: (w, bn.bias))
+
+
+def test_a_forgotten_return_is_not_called_not_attempted(capsys):
+    def forgot(n):
+        counts = [1] * (n + 1)
+        counts[0] = 1                     # does work, returns nothing
+
+    with pytest.raises(checks.CheckFailed, match="forget `return`"):
+        checks.check_path_counts(forgot)
+
+    def stub(n):
+        """Write me."""
+
+    checks.check_path_counts(stub)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_whole_numbers_of_other_types_are_accepted(passes):
+    import numpy as np
+    assert passes(checks.check_seeds_for_half_width, np.int64(13))
+    assert passes(checks.check_seeds_for_half_width, 13.0)
+    assert passes(checks.check_projection_params, np.int64(2752))
+    with pytest.raises(checks.CheckFailed, match="whole number"):
+        checks.check_seeds_for_half_width(13.5)
+
+
+def test_paired_interval_accepts_float32_and_an_exact_t(passes):
+    import statistics
+
+    def exact_t(a, b):
+        d = torch.tensor(a) - torch.tensor(b)               # float32
+        half = 2.7764451 * d.std() / len(d) ** 0.5
+        return d.mean(), d.mean() - half, d.mean() + half
+
+    assert passes(checks.check_paired_interval, exact_t)
+    del statistics
+
+
+def test_fold_bn_wrong_shapes_get_a_message():
+    with pytest.raises(checks.CheckFailed, match=r"\(6, 3, 3, 3\)"):
+        checks.check_fold_bn(lambda w, bn: (w, bn.bias.view(6, 1, 1)))
