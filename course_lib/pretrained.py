@@ -26,6 +26,7 @@ from PIL import Image
 from . import assets
 from .config import eval_mode
 from .models import ResNet, load_torchvision_weights, resnet50, torchvision_key
+from .predict import open_image, photo_samples
 
 WEIGHTS_ENUM = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
 # torchvision's preprocessing for these weights: resize 256, centre crop 224, RGB in [0, 1],
@@ -63,11 +64,16 @@ def v1_state_dict() -> dict[str, torch.Tensor]:
 def torchvision_resnet50_v1(state_dict: dict | None = None) -> nn.Module:
     """torchvision's `resnet50`, patched to the v1 layout (stride 2 in conv1 of layer2/3/4[0]),
     holding the npm weights; in eval mode."""
-    model = torchvision.models.resnet50(weights=None)
-    for stage in (model.layer2, model.layer3, model.layer4):
-        stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
+    model = _v1_layout(torchvision.models.resnet50(weights=None))
     model.load_state_dict(state_dict if state_dict is not None else v1_state_dict(), strict=True)
     return model.eval()
+
+
+def _v1_layout(model: nn.Module) -> nn.Module:
+    """Move the stride 2 of torchvision's downsampling bottlenecks from the 3×3 to the first 1×1."""
+    for stage in (model.layer2, model.layer3, model.layer4):
+        stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
+    return model
 
 
 def torchvision_copy(net: "Pretrained", other_layout: bool = False) -> nn.Module:
@@ -76,8 +82,7 @@ def torchvision_copy(net: "Pretrained", other_layout: bool = False) -> nn.Module
     v1 = bool(net.model.model_args.get("stride_in_1x1")) != other_layout
     model = torchvision.models.resnet50(weights=None)
     if v1:
-        for stage in (model.layer2, model.layer3, model.layer4):
-            stage[0].conv1.stride, stage[0].conv2.stride = (2, 2), (1, 1)
+        _v1_layout(model)
     model.load_state_dict({torchvision_key(k): v for k, v in net.model.state_dict().items()}, strict=True)
     return model.eval()
 
@@ -133,6 +138,4 @@ def imagenet_resnet50(source: str = "auto") -> Pretrained:
 
 def grace_hopper() -> Image.Image:
     """The photo of Grace Hopper that ships with matplotlib (its sample data), as RGB."""
-    from matplotlib import cbook
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        return Image.open(f).convert("RGB")
+    return open_image(next(iter(photo_samples().values()))).convert("RGB")

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from .config import eval_mode, is_fast
 from .models import ResBlock, ResNet
+from .training import accuracy
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,6 @@ def lesioned(model: ResNet, names: Sequence[str]) -> Iterator[ResNet]:
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
-    x, y = x.to(_device(model)), y.to(_device(model))
-    with eval_mode(model):
-        hits = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                   for i in range(0, len(y), batch_size))
-    return hits / len(y)
 
 
 def single_lesions(model: ResNet, x: Tensor, y: Tensor) -> dict[str, float]:

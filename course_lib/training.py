@@ -137,6 +137,17 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable[[Tensor, Tens
     return metric.accumulate(), total_loss / count
 
 
+@torch.no_grad()
+def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 500) -> float:
+    """Top-1 accuracy of `model` on tensors (x, y), in eval mode, `batch_size` at a time, on the
+    model's device; the model's mode is left as it was."""
+    device = next(model.parameters()).device
+    with eval_mode(model):
+        hits = sum((model(x[i:i + batch_size].to(device)).argmax(1) == y[i:i + batch_size].to(device)).sum().item()
+                   for i in range(0, len(y), batch_size))
+    return hits / len(y)
+
+
 class Runner:
     """Trains, evaluates and predicts with one model.
 

@@ -35,6 +35,7 @@ from .data import Splits, TensorLoader, load_cats_dogs
 from .models import resnet18, resnet34
 from .pretrained import Pretrained
 from .stats import describe_difference, paired_difference
+from .training import accuracy
 
 METHODS = ("frozen + linear head", "last stage fine-tuned", "ResNet-18 from scratch")
 LRS = {METHODS[0]: (0.003, 0.01, 0.03, 0.1), METHODS[1]: (0.0003, 0.001, 0.003),
@@ -178,14 +179,6 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int, batch_siz
     return time.perf_counter() - start
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 100) -> float:
-    with eval_mode(model):
-        correct = sum((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
-                      for i in range(0, len(y), batch_size))
-    return correct / len(y)
-
-
 def run_method(method: str, net: Pretrained, feats: dict[str, Features], data: Splits, idx: Tensor,
                lr: float, seed: int, p: Preset, eval_split: str = "test") -> dict:
     """Train one method on the photos `idx` of the train pool; its accuracy on `eval_split`."""
@@ -202,7 +195,7 @@ def run_method(method: str, net: Pretrained, feats: dict[str, Features], data: S
     seconds = fit(model, x, y, lr, p.steps, p.batch_size, seed)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
     return {"method": method, "lr": lr, "seed": seed, "shots": len(idx) // 2,
-            "acc": accuracy(model, ex, target.y), "seconds": seconds, "trainable_params": trainable}
+            "acc": accuracy(model, ex, target.y, batch_size=100), "seconds": seconds, "trainable_params": trainable}
 
 
 def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = True) -> dict:
@@ -268,6 +261,6 @@ def resnet34_from_scratch(data: Splits, steps: int, lr: float = 1e-4, batch_size
     model = resnet34(num_classes=2, stem="cifar")
     seconds = fit(model, data.train.x, data.train.y, lr, steps, batch_size, seed, progress=progress,
                   desc="ResNet-34 from scratch", optimizer="adam")
-    return {"acc": accuracy(model, data.test.x, data.test.y), "seconds": seconds, "steps": steps,
+    return {"acc": accuracy(model, data.test.x, data.test.y, batch_size=100), "seconds": seconds, "steps": steps,
             "epochs": steps * batch_size / len(data.train), "lr": lr, "seed": seed,
             "params": sum(q.numel() for q in model.parameters())}
