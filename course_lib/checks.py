@@ -476,3 +476,439 @@ def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
                                                             "small variances the eps (bn.eps) matters")
         _expect(False, "in eval mode BN computes γ·(y − running_mean)/√(running_var + eps) + β for each channel: "
                        "scale each output filter by γ/√(var + eps), and put the rest into the bias")
+
+
+# ---------------------------------------------------------------------------------------------
+# Discovery exercises for 01-06: predict, build or measure something the notebook has not shown.
+
+
+def _randomise_bn(module: nn.Module, generator: torch.Generator) -> None:
+    """Give every BatchNorm non-trivial statistics, scales and shifts, so its place and numbers matter."""
+    for bn in (m for m in module.modules() if isinstance(m, nn.BatchNorm2d)):
+        c = bn.num_features
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.rand(c, generator=generator) * 2 - 1)
+            bn.running_var.copy_(torch.rand(c, generator=generator) * 1.5 + 0.5)
+            bn.weight.copy_(torch.rand(c, generator=generator) + 0.5)
+            bn.bias.copy_(torch.rand(c, generator=generator) - 0.5)
+
+
+@_exercise("Exercise 01.3")
+def check_plain_identity(fn: Callable[[nn.Module], nn.Module]) -> None:
+    """`fn(block)` -> the same plain ResBlock (no skip, eval mode, random weights and BN statistics),
+    its numbers changed in place so that block(x) == x for every non-negative x."""
+    from .models import ResBlock
+
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    block = ResBlock(4, 4, use_residual=False).eval()
+    _randomise_bn(block, g)
+    layers = [(name, type(m)) for name, m in block.named_modules()]
+    got = fn(block)
+    _expect(got is block, "change the numbers of the block you are given, in place, and return that same block")
+    _expect([(name, type(m)) for name, m in block.named_modules()] == layers,
+            "keep the block's layers (two convolutions, two BatchNorms, no skip): change only their numbers")
+    x = torch.relu(torch.randn(2, 4, 6, 6, generator=g))
+    with torch.no_grad():
+        y = block.eval()(x)
+    if torch.allclose(y, x, atol=1e-4):
+        return
+    _expect(not bool((y == 0).all()), "the block outputs zeros. Zeroing the last BN turns a *residual* block into "
+                                      "the identity because its skip still carries x; a plain block has no skip")
+    ratio = (y * x).sum() / (x * x).sum()
+    _expect(not torch.allclose(y, ratio * x, atol=1e-3), f"close: the output is {ratio:.3f} × x. In eval mode BN "
+            "computes γ·(y − running_mean)/√(running_var + eps) + β with the block's own (random) statistics: "
+            "choose γ and β so that each BN gives back its input")
+    _expect(False, "the output is not x. Each convolution must pass channel i to channel i unchanged (a 3×3 kernel "
+                   "with a single 1 at the centre of [i, i]: torch.nn.init.dirac_), and each BN must give back its "
+                   "input: γ = √(running_var + eps), β = running_mean")
+
+
+@_exercise("Exercise 01.2")
+def check_typical_gradient(fn: Callable[[int, float, bool], float]) -> None:
+    """`fn(n, sigma, residual)` -> the median, over many random draws, of |f_1 · f_2 ⋯ f_n|, where
+    f_i = w_i (plain) or 1 + w_i (residual) and w_i ~ N(0, sigma²)."""
+    import math
+
+    g = torch.Generator().manual_seed(0)
+    answers = {}
+    for n, sigma, residual in ((20, 1.0, False), (20, 0.1, True), (50, 0.5, False), (50, 0.5, True)):
+        w = torch.randn(100_000, n, generator=g, dtype=torch.float64) * sigma
+        log_abs = ((1 + w) if residual else w).abs().log().sum(1)
+        median = log_abs.median().exp().item()
+        got = answers[n, sigma, residual] = float(fn(n, sigma, residual))
+        kind = f"{'residual' if residual else 'plain'}, n={n}, σ={sigma}"
+        _expect(got > 0, f"{kind}: a median of absolute values is positive, you have {got!r}")
+        if abs(math.log(got / median)) <= 0.5:
+            continue
+        mean_abs = log_abs.exp().mean().item()
+        rms = (1 + sigma ** 2) ** (n / 2) if residual else sigma ** n
+        _expect(abs(math.log(got / mean_abs)) > 0.5, f"{kind}: that looks like the mean of |∏ f|. A few huge "
+                "draws dominate the mean; the *typical* draw is the median")
+        _expect(abs(math.log(got / rms)) > 0.1, f"{kind}: that is the root mean square √E[∏ f²] = {rms:.3g}, "
+                "computed by formula; measure the median of many draws instead")
+        _expect(False, f"{kind}: the median of |∏ f| over 100,000 draws is about {median:.3g}, you have "
+                       f"{got:.3g}. Draw w with torch.randn(trials, n) * sigma")
+    print(f"plain, n = 20, σ = 1: E[∏ w²] = 1 exactly, yet your typical |∏ w| is {answers[20, 1.0, False]:.2g}")
+
+
+@_exercise("Exercise 02.3")
+def check_identity_race(fn: Callable[[bool], list]) -> None:
+    """`fn(use_residual)` -> the 150 training losses of a stack of 4 ResBlock(8, 8) trained with
+    Adam (lr 0.01) to output its own input (MSE), for one batch x = ReLU(randn(32, 8, 8, 8))."""
+    import math
+
+    runs = {}
+    for use_residual in (True, False):
+        losses = [float(v) for v in fn(use_residual)]
+        arm = "residual" if use_residual else "plain"
+        _expect(len(losses) == 150, f"{arm}: return the 150 losses, one per step; you returned {len(losses)}")
+        _expect(all(math.isfinite(v) for v in losses), f"{arm}: some losses are not finite")
+        _expect(losses[-1] < losses[0] / 2, f"{arm}: the loss went from {losses[0]:.3g} to {losses[-1]:.3g}; it should "
+                "fall. Call opt.zero_grad(), loss.backward() and opt.step() at every step, with the stack's parameters")
+        runs[arm] = losses
+    _expect(runs["residual"] != runs["plain"], "the two arms gave the same losses: build the stack with "
+                                               "ResBlock(8, 8, use_residual=use_residual)")
+    res, plain = runs["residual"][-1], runs["plain"][-1]
+    print(f"after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: "
+          f"{runs['residual'][0]:.3f} and {runs['plain'][0]:.3f})")
+    _expect(res < plain, "your residual stack ends with a higher loss than the plain one. Same data, same optimiser "
+                         "and learning rate for both? The ReLU comes after the addition in each block")
+
+
+@_exercise("Exercise 02.2")
+def check_block_params(fn: Callable[[int, int, int], int]) -> None:
+    """`fn(in_channels, out_channels, stride)` -> the number of parameters of the course's
+    ResBlock(in_channels, out_channels, stride), as `count_params` counts them."""
+    from .models import ResBlock
+
+    for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2)):
+        want = sum(p.numel() for p in ResBlock(c_in, c_out, stride).parameters())
+        got = _whole_number(fn(c_in, c_out, stride), "parameters")
+        if got == want:
+            continue
+        convs = 9 * c_in * c_out + 9 * c_out * c_out
+        projects = stride != 1 or c_in != c_out
+        proj = (c_in * c_out + 2 * c_out) if projects else 0
+        case = f"ResBlock({c_in}, {c_out}, stride={stride})"
+        _expect(got != convs and got != convs + (c_in * c_out if projects else 0),
+                f"{case}: you counted the convolutions only. Each BatchNorm learns a scale γ and a shift β per channel")
+        _expect(got != want + 4 * c_out + (2 * c_out if projects else 0),
+                f"{case}: running_mean and running_var are buffers, not parameters: the optimiser never updates them "
+                "(compare block.parameters() with block.buffers())")
+        _expect(got != want + 2 * c_out + (c_out if projects else 0),
+                f"{case}: the convolutions have no bias (bias=False): the BN after each would cancel it")
+        _expect(not projects or got != convs + 4 * c_out,
+                f"{case}: the shape changes here, so the shortcut is a 1×1 convolution with its own BatchNorm")
+        _expect(projects or got != want + proj,
+                f"{case}: the shape is kept here, so the shortcut is the identity: no parameters")
+        _expect(False, f"{case} has {want:,} parameters, you have {got:,}: two 3×3 convolutions, a BN (γ, β) after "
+                       "each, and a projection (1×1 convolution and BN) when the stride or the width changes")
+
+
+@_exercise("Exercise 03.3")
+def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None:
+    """`fn(x, out_channels, stride)` -> option A's shortcut (He et al. §3.3) for x of shape (N, C, H, W):
+    keep every `stride`-th pixel and pad the extra channels with zeros; no parameters."""
+    g = torch.Generator().manual_seed(0)
+    for c_in, c_out, stride, size in ((16, 32, 2, 8), (16, 32, 2, 7), (8, 8, 1, 6), (4, 12, 2, 5)):
+        x = torch.randn(2, c_in, size, size, generator=g)
+        got = torch.as_tensor(fn(x.clone(), c_out, stride))
+        side = (size - 1) // stride + 1
+        _expect(tuple(got.shape) == (2, c_out, side, side),
+                f"x of shape {tuple(x.shape)} → {c_out} channels, stride {stride}: expected shape "
+                f"{(2, c_out, side, side)}, got {tuple(got.shape)}. Pad channels (dim 1) only, not height or width; "
+                "the sides must match those of F(x), a 3×3 convolution with padding 1 and this stride")
+        sub = x[:, :, ::stride, ::stride]
+        offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)]
+        if offsets and got.abs().sum() == sub.abs().sum():          # x in one block of channels, zeros elsewhere
+            continue
+        if stride == 2:
+            pooled = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
+            _expect(not torch.allclose(got[:, :c_in], pooled, atol=1e-5),
+                    "that averages 2×2 pixels (the later ResNet-D idea); option A keeps every other pixel, as the "
+                    "stride-2 1×1 projection of option B does: x[:, :, ::2, ::2]")
+            odd = x[:, :, 1::2, 1::2]
+            _expect(odd.shape != sub.shape or not torch.equal(got[:, :c_in], odd),
+                    "start at pixel 0: a 3×3 convolution with stride 2 and padding 1 centres its outputs on input "
+                    "pixels 0, 2, 4, …, so the shortcut must take those same pixels")
+        _expect(False, f"{c_in} → {c_out} channels, stride {stride}: the output should hold x[:, :, ::{stride}, ::{stride}] "
+                       "unchanged in its first channels and zeros in the extra ones")
+
+
+@_exercise("Exercise 03.2")
+def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
+    """`fn(size, stem)` -> the sides of the feature maps of the course's resnet18(stem=stem) for a
+    size×size input: [after the stem, after layer1, layer2, layer3, layer4]."""
+    from .models import resnet18
+
+    def out(n, k, p, s):
+        return (n - k + 2 * p) // s + 1
+
+    def arithmetic(size, stem, pool=True):
+        n = out(size, 7, 3, 2) if stem == "imagenet" else size
+        if stem == "imagenet" and pool:
+            n = out(n, 3, 1, 2)
+        sides = [n, n]
+        for _ in range(3):
+            sides.append(out(sides[-1], 3, 1, 2))
+        return sides
+
+    models = {stem: resnet18(in_channels=1, num_classes=10, stem=stem).eval() for stem in ("imagenet", "cifar")}
+    for size, stem in ((224, "imagenet"), (32, "imagenet"), (97, "imagenet"), (33, "imagenet"), (7, "imagenet"),
+                       (32, "cifar"), (15, "cifar")):
+        model, sides = models[stem], []
+        hooks = [getattr(model, n).register_forward_hook(lambda m, i, o: sides.append(o.shape[-1]))
+                 for n in ("stem", "layer1", "layer2", "layer3", "layer4")]
+        with torch.no_grad():
+            model(torch.zeros(1, 1, size, size))
+        for h in hooks:
+            h.remove()
+        got = [_whole_number(v, "pixels") for v in fn(size, stem)]
+        case = f"{size}×{size} input, stem={stem!r}"
+        _expect(len(got) == 5, f"{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), got {len(got)}")
+        if got == sides:
+            continue
+        _expect(not (stem == "imagenet" and got == arithmetic(size, stem, pool=False)),
+                f"{case}: the ImageNet stem ends with a 3×3 max-pool, stride 2, padding 1: it halves the size again")
+        _expect(got[1] == got[0], f"{case}: layer1 has stride 1, it keeps the size of the stem's output")
+        _expect(False, f"{case}: the sides are {sides}, you have {got}. The stem is conv 7×7/2 (padding 3) and "
+                       "max-pool 3×3/2 (padding 1) for 'imagenet', conv 3×3/1 for 'cifar'; layers 2-4 start with "
+                       "a 3×3 convolution of stride 2 and padding 1")
+
+
+@_exercise("Exercise 04.2")
+def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
+    """`block_cls(in_channels, width, stride)` -> a bottleneck block named like torchvision's
+    (conv1, bn1, conv2, bn2, conv3, bn3, and `downsample`: None or a 1×1 convolution and a BN),
+    compared with torchvision.models.resnet.Bottleneck holding the same weights."""
+    from torchvision.models.resnet import Bottleneck as TorchvisionBottleneck
+
+    g = torch.Generator().manual_seed(0)
+    for c_in, width, stride in ((64, 64, 1), (256, 64, 1), (256, 128, 2)):
+        torch.manual_seed(0)
+        theirs = block_cls(c_in, width, stride)
+        _expect(isinstance(theirs, nn.Module), f"block_cls(...) should build an nn.Module, got {type(theirs).__name__}")
+        if not list(theirs.parameters()):                  # __init__ is still the placeholder
+            raise _NotAttempted
+        down = None
+        if stride != 1 or c_in != 4 * width:
+            down = nn.Sequential(nn.Conv2d(c_in, 4 * width, 1, stride, bias=False), nn.BatchNorm2d(4 * width))
+        ref = TorchvisionBottleneck(c_in, width, stride, downsample=down)
+        _randomise_bn(ref, g)
+        ref.eval()
+        case = f"in={c_in}, width={width}, stride={stride}"
+        n_ref, n_got = (sum(p.numel() for p in m.parameters()) for m in (ref, theirs))
+        if n_got != n_ref:
+            hint = ""
+            if down is not None and getattr(theirs, "downsample", None) is None:
+                hint = (f" The output has 4·width = {4 * width} channels and the input {c_in}"
+                        f"{' at stride 2' if stride == 2 else ''}: the shortcut needs a projection")
+            elif "conv3" in dict(theirs.named_children()) and theirs.conv3.out_channels != 4 * width:
+                hint = " The last 1×1 convolution expands to 4·width channels"
+            raise CheckFailed(f"{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}")
+        missing, unexpected = [], []
+        try:
+            result = theirs.load_state_dict(ref.state_dict(), strict=False)
+            missing, unexpected = result.missing_keys, result.unexpected_keys
+        except RuntimeError as err:
+            raise CheckFailed(f"{case}: torchvision's weights do not fit your layers: {str(err).splitlines()[1][:200]}")
+        _expect(not missing and not unexpected, f"{case}: name the layers as torchvision does. Missing in yours: "
+                f"{', '.join(unexpected[:4]) or 'none'}; not in torchvision's: {', '.join(missing[:4]) or 'none'}")
+        x = torch.randn(2, c_in, 8, 8, generator=g)
+        with torch.no_grad():
+            got, want = theirs.eval()(x), ref(x)
+        if got is Ellipsis or (got is None and _is_stub(type(theirs).forward)):
+            raise _NotAttempted
+        _expect(got is not None, "your forward returned None: did you forget `return`?")
+        _expect(tuple(got.shape) == tuple(want.shape), f"{case}: output shape {tuple(got.shape)}, expected {tuple(want.shape)}")
+        if torch.allclose(got, want, atol=1e-5):
+            continue
+        _expect(not (stride == 2 and theirs.conv1.stride == (2, 2)), f"{case}: your stride sits on the first 1×1 "
+                "convolution, as in the paper's original model (v1); torchvision puts it on the 3×3 (v1.5)")
+        _expect(not bool((got < 0).any()), f"{case}: your output has negative values: the last ReLU comes after the addition")
+        _expect(False, f"{case}: same weights, different output. Order: ReLU(bn1(conv1(x))), ReLU(bn2(conv2(·))), "
+                       "bn3(conv3(·)), then add x (or downsample(x)) and apply ReLU")
+    print("same parameter count and same outputs as torchvision's Bottleneck")
+
+
+def _resnet_param_formula(block: str, layers, proj: bool = True, bn: bool = True, fc_bias: bool = True,
+                          layer1_proj: bool = True) -> int:
+    """Parameters of an ImageNet ResNet by arithmetic, with switches that reproduce common slips."""
+    e = 4 if block == "bottleneck" else 1
+    total = 3 * 64 * 49 + (2 * 64 if bn else 0)
+    c_in = 64
+    for stage, n in enumerate(layers):
+        w = 64 * 2 ** stage
+        for i in range(n):
+            if block == "bottleneck":
+                total += c_in * w + 9 * w * w + w * 4 * w + (2 * (w + w + 4 * w) if bn else 0)
+            else:
+                total += 9 * c_in * w + 9 * w * w + (4 * w if bn else 0)
+            needs = i == 0 and (stage > 0 or c_in != w * e)
+            if needs and proj and (stage > 0 or layer1_proj):
+                total += c_in * w * e + (2 * w * e if bn else 0)
+            c_in = w * e
+    return total + c_in * 1000 + (1000 if fc_bias else 0)
+
+
+@_exercise("Exercise 04.3")
+def check_resnet_params(fn: Callable[[str, list], int]) -> None:
+    """`fn(block, layers)` -> the parameters of an ImageNet ResNet with 1,000 classes built from
+    `block` ("basic" or "bottleneck") and `layers` blocks per stage, as torchvision builds it."""
+    import torchvision.models as tvm
+
+    count = lambda m: sum(p.numel() for p in m.parameters())          # noqa: E731
+    cases = [("basic", [2, 2, 2, 2], tvm.ResNet18_Weights.IMAGENET1K_V1.meta["num_params"]),
+             ("basic", [3, 4, 6, 3], tvm.ResNet34_Weights.IMAGENET1K_V1.meta["num_params"]),
+             ("bottleneck", [3, 4, 6, 3], tvm.ResNet50_Weights.IMAGENET1K_V1.meta["num_params"]),
+             ("bottleneck", [3, 4, 23, 3], tvm.ResNet101_Weights.IMAGENET1K_V1.meta["num_params"]),
+             ("bottleneck", [3, 8, 36, 3], tvm.ResNet152_Weights.IMAGENET1K_V1.meta["num_params"]),
+             ("basic", [1, 1, 1, 1], count(tvm.resnet.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1]))),
+             ("bottleneck", [1, 1, 1, 1], count(tvm.resnet.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1])))]
+    for block, layers, want in cases:
+        got = _whole_number(fn(block, list(layers)), "parameters")
+        if got == want:
+            continue
+        case = f"{block} {layers}"
+        slips = [(dict(bn=False), "each BatchNorm learns a γ and a β per channel (and BN follows every convolution)"),
+                 (dict(proj=False), "the first block of layers 2-4 needs a projection shortcut (1×1 convolution + BN)"),
+                 (dict(layer1_proj=False), "in a bottleneck network layer1 needs a projection too: 64 → 256 channels"),
+                 (dict(fc_bias=False), "the classifier nn.Linear(·, 1000) has a bias")]
+        for kwargs, hint in slips:
+            _expect(got != _resnet_param_formula(block, layers, **kwargs), f"{case}: {got:,} instead of {want:,}: {hint}")
+        _expect(False, f"{case}: torchvision's model has {want:,} parameters, you have {got:,}. Count the stem "
+                       "(7×7 convolution from 3 to 64 channels and a BN), every block, the projections and the classifier")
+
+
+@_exercise("Exercise 05.3")
+def check_zero_gamma(fn: Callable[[bool], list]) -> None:
+    """`fn(zero_init)` -> the first 30 training losses of cifar_resnet(20, zero_init_residual=zero_init)
+    on the notebook's digits (seed 0, SGD lr 0.05, momentum 0.9, batches of 64)."""
+    import math
+
+    runs = {}
+    for zero_init in (False, True):
+        losses = [float(v) for v in fn(zero_init)]
+        name = "zero γ" if zero_init else "default γ = 1"
+        _expect(len(losses) == 30, f"{name}: return the 30 losses, one per step; you returned {len(losses)}")
+        _expect(all(math.isfinite(v) for v in losses), f"{name}: some losses are not finite")
+        runs[zero_init] = losses
+    _expect(runs[True] != runs[False], "both runs gave the same losses: pass zero_init_residual=zero_init to cifar_resnet")
+    _expect(abs(runs[True][0] - math.log(10)) < 0.15,
+            f"with zero γ the first loss is {runs[True][0]:.3f}; with every residual branch switched off at the start the "
+            f"network is its stem, pooling and classifier, and its first loss should be near ln 10 = {math.log(10):.3f}. "
+            "Is the loss recorded *before* the first update?")
+    for zero_init, label in ((False, "default γ = 1"), (True, "zero γ")):
+        r = runs[zero_init]
+        print(f"{label:14s} step 0: {r[0]:.3f}   step 10: {r[10]:.3f}   step 29: {r[-1]:.3f}")
+
+
+@_exercise("Exercise 05.2")
+def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
+    """`fn(c)` -> (output_change, grad_ratio) for a convolution without bias followed by BatchNorm in
+    train mode: the largest |change| of the BN output when the convolution's weight is multiplied by c,
+    and ‖gradient at c·w‖ / ‖gradient at w‖ for a loss computed from that output."""
+    for c in (10.0, 0.5, 3.0):
+        got = tuple(float(v) for v in fn(c))
+        _expect(len(got) == 2, "return two numbers: (output_change, grad_ratio)")
+        change, ratio = got
+        _expect(change < 1e-3, f"c = {c}: the BN output changed by {change:.3g}. Keep BN in train mode (batch "
+                               "statistics): then BN divides out the scale; with fixed running statistics it cannot")
+        if abs(ratio * c - 1) < 0.02:
+            continue
+        _expect(abs(ratio / c - 1) > 0.02, f"c = {c}: you have {ratio:.3g} = c. Divide the gradient at c·w by the gradient "
+                                           "at w, not the other way round")
+        _expect(abs(ratio - 1) > 0.02, f"c = {c}: a ratio of 1. Take the gradient with respect to the scaled weight "
+                                       "itself (a new leaf tensor c·w, as the optimiser sees it), not with respect to w "
+                                       "through the multiplication")
+        _expect(False, f"c = {c}: your ratio is {ratio:.3g}. Use the same input and the same loss for both weights")
+    print(f"the output does not change, and the gradient shrinks by 1/c (your last ratio: {ratio:.4g} at c = {c:g})")
+
+
+@_exercise("Exercise 06.2")
+def check_param_shares(fn: Callable[[nn.Module], dict]) -> None:
+    """`fn(model)` -> {"stem": …, "layer1": …, …, "layer4": …, "fc": …}: the fraction of the model's
+    parameters in each of its parts (course_lib's resnet18, 1,000 classes)."""
+    from .models import resnet18
+
+    model = resnet18()
+    parts = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
+    total = sum(p.numel() for p in model.parameters())
+    want = {n: sum(p.numel() for p in getattr(model, n).parameters()) / total for n in parts}
+    got = dict(fn(model))
+    _expect(set(parts) <= set(got), f"return a share for each of {', '.join(parts)}; missing: "
+                                    f"{', '.join(n for n in parts if n not in got)}")
+    shares = {n: float(got[n]) for n in parts}
+    _expect(abs(sum(shares.values()) - 1) < 1e-3 or abs(sum(shares.values()) - 100) > 1e-3,
+            "answer with fractions (they add up to 1), not percentages")
+    _expect(abs(sum(shares.values()) - 1) < 1e-3, f"the shares should add up to 1, yours add up to "
+                                                  f"{sum(shares.values()):.4f}; count every parameter, BN's γ and β included")
+    for n in parts:
+        _expect(abs(shares[n] - want[n]) < 1e-4, f"{n}: the share is {want[n]:.4f}, you have {shares[n]:.4f}. "
+                                                 f"sum(p.numel() for p in model.{n}.parameters()) / the total")
+    macs = {n: 0 for n in parts}
+    hooks = []
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            part = name.split(".")[0]
+            hooks.append(m.register_forward_hook(
+                lambda mod, i, o, part=part: macs.__setitem__(part, macs[part] + mod.weight.numel() *
+                                                              (o.shape[-1] * o.shape[-2] if o.ndim == 4 else 1))))
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 224, 224))
+    for h in hooks:
+        h.remove()
+    total_macs = sum(macs.values())
+    print(f"{'part':7s} {'parameters':>10s} {'MACs at 224×224':>16s}")
+    for n in parts:
+        print(f"{n:7s} {want[n]:10.1%} {macs[n] / total_macs:16.1%}")
+
+
+def _stage_outputs(model: nn.Module, children: list, x: torch.Tensor) -> list:
+    """Outputs after each of the given top-level parts, in order."""
+    outs = []
+    hooks = [c.register_forward_hook(lambda m, i, o: outs.append(o)) for c in children]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return outs
+
+
+@_exercise("Exercise 06.3")
+def check_fixed_resnet18(build: Callable[[], nn.Module]) -> None:
+    """`build()` -> a six-module nn.Sequential ResNet-18 (3 input channels, 1,000 classes) that
+    computes exactly what torchvision.models.resnet18 computes once it holds the same weights."""
+    import torchvision
+
+    g = torch.Generator().manual_seed(0)
+    ref = torchvision.models.resnet18()
+    _randomise_bn(ref, g)
+    ref.eval()
+    model = build()
+    _expect(isinstance(model, nn.Sequential) and len(model) == 6,
+            "build() should return the six modules as one nn.Sequential: stem, four stages, head")
+    n_ref, n_got = (sum(p.numel() for p in m.parameters()) for m in (ref, model))
+    _expect(n_got == n_ref, f"the model has {n_got:,} parameters, torchvision's {n_ref:,}: a difference of "
+                            f"{n_got - n_ref:+,}. Which layer has parameters that torchvision's lacks (or the reverse)?")
+    theirs, ours = model.state_dict(), ref.state_dict()
+    for (k_got, v_got), (k_ref, v_ref) in zip(theirs.items(), ours.items()):
+        _expect(v_got.shape == v_ref.shape, f"in order, your tensor {k_got} {tuple(v_got.shape)} meets torchvision's "
+                                            f"{k_ref} {tuple(v_ref.shape)}: a layer has the wrong size")
+    model.load_state_dict(dict(zip(theirs, ours.values())))
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=g)
+    names = ["(1) stem", "(2) layer1", "(3) layer2", "(4) layer3", "(5) layer4", "(6) head"]
+    got = _stage_outputs(model, list(model), x)
+    want = _stage_outputs(ref, [ref.maxpool, ref.layer1, ref.layer2, ref.layer3, ref.layer4, ref.fc], x)
+    for name, a, b in zip(names, got, want):
+        _expect(a.shape == b.shape, f"module {name}: output shape {tuple(a.shape)}, torchvision's {tuple(b.shape)} "
+                                    "(64×64 input). Trace the shapes module by module: which stride is wrong?")
+    for name, a, b in zip(names, got, want):
+        _expect(torch.allclose(a, b, atol=1e-4), f"module {name} has the right shapes and the same weights, but computes "
+                f"something else (largest difference {(a - b).abs().max():.3g}): compare its layers, one by one, with "
+                "torchvision's (print(torchvision.models.resnet18()))")
+    print("same parameters, same shapes, same outputs as torchvision's resnet18")
