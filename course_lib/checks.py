@@ -809,10 +809,16 @@ def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
     """`fn(c)` -> (output_change, grad_ratio) for a convolution without bias followed by BatchNorm in
     train mode: the largest |change| of the BN output when the convolution's weight is multiplied by c,
     and ‖gradient at c·w‖ / ‖gradient at w‖ for a loss computed from that output."""
+    import math
+
     for c in (10.0, 0.5, 3.0):
         got = tuple(float(v) for v in fn(c))
         _expect(len(got) == 2, "return two numbers: (output_change, grad_ratio)")
         change, ratio = got
+        _expect(math.isfinite(ratio) and ratio > 1e-6,
+                f"c = {c}: the gradient ratio is {ratio!r}: your gradients are zero. In train mode each BN output channel "
+                "has mean β and a fixed variance, so out.sum() or out.pow(2).sum() do not depend on w: use a loss "
+                "such as (out * r).sum() with a fixed random tensor r")
         _expect(change < 1e-3, f"c = {c}: the BN output changed by {change:.3g}. Keep BN in train mode (batch "
                                "statistics): then BN divides out the scale; with fixed running statistics it cannot")
         if abs(ratio * c - 1) < 0.02:
@@ -822,7 +828,9 @@ def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
         _expect(abs(ratio - 1) > 0.02, f"c = {c}: a ratio of 1. Take the gradient with respect to the scaled weight "
                                        "itself (a new leaf tensor c·w, as the optimiser sees it), not with respect to w "
                                        "through the multiplication")
-        _expect(False, f"c = {c}: your ratio is {ratio:.3g}. Use the same input and the same loss for both weights")
+        _expect(False, f"c = {c}: your ratio is {ratio:.3g}. Use the same input and the same loss for both weights, and "
+                       "a loss that depends on w: in train mode out.sum() and out.pow(2).sum() are constants (their "
+                       "gradients are rounding noise), so use (out * r).sum() with a fixed random tensor r")
     print(f"the output does not change, and the gradient shrinks by 1/c (your last ratio: {ratio:.4g} at c = {c:g})")
 
 

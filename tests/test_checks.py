@@ -633,6 +633,10 @@ def test_scale_invariance(passes):
         checks.check_scale_invariance(lambda c: _scale_test(c, invert=True))
     with pytest.raises(checks.CheckFailed, match="train mode"):
         checks.check_scale_invariance(lambda c: _scale_test(c, train=False))
+    with pytest.raises(checks.CheckFailed, match="fixed random tensor r"):
+        checks.check_scale_invariance(lambda c: (0.0, 0.159))
+    with pytest.raises(checks.CheckFailed, match="gradients are zero"):
+        checks.check_scale_invariance(lambda c: (0.0, float("nan")))
 
 
 def test_param_shares(passes, capsys):
