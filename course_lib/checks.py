@@ -125,6 +125,8 @@ def _resblock_instance(answer, in_c: int, out_c: int, stride: int) -> nn.Module:
 @_exercise("Exercise 02.1")
 def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
     """block_cls(in_channels, out_channels, stride) -> a residual block module."""
+    from .models import ResBlock
+
     torch.manual_seed(0)
     for in_c, out_c, stride, size in [(8, 8, 1, 8), (8, 16, 2, 8)]:
         block = _resblock_instance(block_cls, in_c, out_c, stride).eval()
@@ -149,6 +151,18 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
     _expect(torch.allclose(y, torch.relu(x), atol=1e-6),
             "with F(x) = 0 the block should return ReLU(x): is the input x added back "
             "(y = y + shortcut(x)) before the final ReLU?")
+    g = torch.Generator().manual_seed(1)
+    for in_c, out_c, stride in [(8, 8, 1), (8, 16, 2)]:
+        block = _resblock_instance(block_cls, in_c, out_c, stride).eval()
+        if not isinstance(block, ResBlock):
+            break
+        _randomise_bn(block, g)
+        x = torch.randn(2, in_c, 8, 8, generator=g)
+        with torch.no_grad():
+            y, want = block(x), ResBlock.forward(block, x)
+        _expect(torch.allclose(y, want, atol=1e-5),
+                f"in={in_c}, out={out_c}, stride={stride}: with the same layers your output differs from the "
+                "block's: F(x) = bn2(conv2(ReLU(bn1(conv1(x))))) with no ReLU after bn2, then ReLU(F(x) + shortcut(x))")
 
 
 @_exercise("Exercise 03.1")
@@ -187,8 +201,8 @@ def check_param_count(fn: Callable[[str, int, int], int]) -> None:
 def check_batchnorm(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
     """fn(x, eps) -> train-mode batch norm of x (N, C, H, W) without scale and shift."""
     torch.manual_seed(0)
-    x = torch.randn(4, 3, 5, 5) * 3 + 2
-    got = fn(x, 1e-5)
+    x = torch.randn(4, 3, 5, 5) * torch.tensor([3.0, 0.01, 0.002]).view(1, 3, 1, 1) + 2   # small variances: eps matters
+    got = torch.as_tensor(fn(x.clone(), 1e-5)).float()
     want = nn.functional.batch_norm(x, None, None, training=True, eps=1e-5)
     _expect(tuple(got.shape) == tuple(x.shape), f"shape {tuple(got.shape)}, expected {tuple(x.shape)}")
     if not torch.allclose(got, want, atol=1e-4):
@@ -208,17 +222,20 @@ def check_stage(fn: Callable[[int, int, int, int], nn.Module]) -> None:
     """fn(in_channels, out_channels, num_blocks, stride) -> nn.Sequential of course ResBlocks."""
     from .models import ResBlock
 
-    stage = fn(64, 128, 2, 2)
-    _expect(isinstance(stage, nn.Sequential), f"expected an nn.Sequential, got {type(stage).__name__}")
-    blocks = list(stage)
-    _expect(len(blocks) == 2 and all(isinstance(b, ResBlock) for b in blocks),
-            f"expected 2 ResBlocks, got {[type(b).__name__ for b in blocks]}")
-    y = stage.eval()(torch.randn(1, 64, 8, 8))
-    _expect(tuple(y.shape) == (1, 128, 4, 4), f"output shape {tuple(y.shape)}, expected (1, 128, 4, 4)")
-    _expect(blocks[1].conv1.stride == (1, 1),
-            "only the first block of a stage downsamples: the later blocks use stride 1")
-    _expect(blocks[1].conv1.in_channels == 128,
-            "the second block takes out_channels in, since the first block already changed the width")
+    for c_in, c_out, n, stride in ((64, 128, 2, 2), (32, 32, 3, 1), (16, 32, 3, 2)):
+        stage = fn(c_in, c_out, n, stride)
+        _expect(isinstance(stage, nn.Sequential), f"expected an nn.Sequential, got {type(stage).__name__}")
+        blocks = list(stage)
+        _expect(len(blocks) == n and all(isinstance(b, ResBlock) for b in blocks),
+                f"num_blocks={n}: expected {n} ResBlocks, got {[type(b).__name__ for b in blocks]}")
+        _expect(blocks[0].conv1.stride == (stride, stride), f"the first block takes the stage's stride ({stride})")
+        _expect(all(b.conv1.stride == (1, 1) for b in blocks[1:]),
+                "only the first block of a stage downsamples: the later blocks use stride 1")
+        _expect(all(b.conv1.in_channels == c_out for b in blocks[1:]),
+                "the later blocks take out_channels in, since the first block already changed the width")
+        y = stage.eval()(torch.randn(1, c_in, 8, 8))
+        _expect(tuple(y.shape) == (1, c_out, 8 // stride, 8 // stride),
+                f"output shape {tuple(y.shape)}, expected {(1, c_out, 8 // stride, 8 // stride)}")
 
 
 @_exercise("Exercise 10.1")
@@ -582,7 +599,7 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
     ResBlock(in_channels, out_channels, stride), as `count_params` counts them."""
     from .models import ResBlock
 
-    for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2)):
+    for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2), (64, 128, 1)):
         want = sum(p.numel() for p in ResBlock(c_in, c_out, stride).parameters())
         got = _whole_number(fn(c_in, c_out, stride), "parameters")
         if got == want:
@@ -620,8 +637,9 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
                 f"{(2, c_out, side, side)}, got {tuple(got.shape)}. Pad channels (dim 1) only, not height or width; "
                 "the sides must match those of F(x), a 3×3 convolution with padding 1 and this stride")
         sub = x[:, :, ::stride, ::stride]
-        offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)]
-        if offsets and got.abs().sum() == sub.abs().sum():          # x in one block of channels, zeros elsewhere
+        offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)
+                   and bool(got[:, :o].eq(0).all()) and bool(got[:, o + c_in:].eq(0).all())]
+        if offsets:                                          # x in one block of channels, zeros elsewhere
             continue
         if stride == 2:
             pooled = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
@@ -633,7 +651,7 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
                     "start at pixel 0: a 3×3 convolution with stride 2 and padding 1 centres its outputs on input "
                     "pixels 0, 2, 4, …, so the shortcut must take those same pixels")
         _expect(False, f"{c_in} → {c_out} channels, stride {stride}: the output should hold x[:, :, ::{stride}, ::{stride}] "
-                       "unchanged in its first channels and zeros in the extra ones")
+                       "unchanged in one block of channels and zeros in the extra ones")
 
 
 @_exercise("Exercise 03.2")

@@ -698,3 +698,31 @@ def test_every_notebook_has_three_checked_exercises_solved_tested_and_a_question
         questions = ["".join(c["source"]).split("## Questions", 1)[1] for c in cells
                      if c["cell_type"] == "markdown" and "## Questions" in "".join(c["source"])]
         assert questions and len(re.findall(r"^\d+\. ", questions[0], re.M)) >= 5, path.name
+
+
+def test_review_fixes(passes):
+    class DoubleRelu(ResBlock):
+        def forward(self, x):
+            y = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
+            return F.relu(y + self.shortcut(x))
+
+    with pytest.raises(checks.CheckFailed, match="no ReLU after bn2"):
+        checks.check_resblock(DoubleRelu)
+    with pytest.raises(checks.CheckFailed, match="shape is kept|1×1 convolution"):
+        checks.check_block_params(lambda i, o, s: 9 * i * o + 9 * o * o + 4 * o + (i * o + 2 * o if s != 1 else 0))
+    zeros_first = lambda x, c, s: torch.cat([torch.zeros(x.shape[0], c - x.shape[1], *x[:, :, ::s, ::s].shape[2:]),
+                                             x[:, :, ::s, ::s]], 1)
+    assert passes(checks.check_option_a, zeros_first)
+    assert passes(checks.check_batchnorm, lambda x, eps: ((x - x.mean((0, 2, 3), keepdim=True)) /
+                                                        (x.var((0, 2, 3), keepdim=True, unbiased=False) + eps).sqrt()).numpy())
+    with pytest.raises(checks.CheckFailed):
+        checks.check_batchnorm(lambda x, eps: (x - x.mean((0, 2, 3), keepdim=True)) /
+                               (x.std((0, 2, 3), keepdim=True, unbiased=False) + eps))
+
+    def two_blocks(i, o, n, s):
+        return nn.Sequential(ResBlock(i, o, s), ResBlock(o, o))
+
+    with pytest.raises(checks.CheckFailed, match="num_blocks=3"):
+        checks.check_stage(two_blocks)
+    with pytest.raises(checks.CheckFailed, match="only the first block"):
+        checks.check_stage(lambda i, o, n, s: nn.Sequential(ResBlock(i, o, s), *[ResBlock(o, o, s) for _ in range(n - 1)]))
