@@ -564,9 +564,12 @@ def check_typical_gradient(fn: Callable[[int, float, bool], float]) -> None:
                 "draws dominate the mean; the *typical* draw is the median")
         _expect(abs(math.log(got / rms)) > 0.1, f"{kind}: that is the root mean square √E[∏ f²] = {rms:.3g}, "
                 "computed by formula; measure the median of many draws instead")
-        _expect(False, f"{kind}: the median of |∏ f| over 100,000 draws is about {median:.3g}, you have "
-                       f"{got:.3g}. Draw w with torch.randn(trials, n) * sigma")
-    print(f"plain, n = 20, σ = 1: E[∏ w²] = 1 exactly, yet your typical |∏ w| is {answers[20, 1.0, False]:.2g}")
+        _expect(False, f"{kind}: your value is off by a factor of {max(got / median, median / got):.3g} from the median "
+                       "of the check's 100,000 draws. Draw w with torch.randn(trials, n) * sigma, form the n factors of "
+                       "each draw, and take the median over draws of the absolute product")
+    w = torch.randn(100_000, generator=g, dtype=torch.float64)
+    print(f"plain, n = 20, σ = 1: E[∏ w²] = 1 exactly, yet your typical |∏ w| is {answers[20, 1.0, False]:.2g}; "
+          f"the mean of log|w| over 100,000 draws is {w.abs().log().mean():.3f} per layer")
 
 
 @_exercise("Exercise 02.3")
@@ -581,8 +584,9 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
         arm = "residual" if use_residual else "plain"
         _expect(len(losses) == 150, f"{arm}: return the 150 losses, one per step; you returned {len(losses)}")
         _expect(all(math.isfinite(v) for v in losses), f"{arm}: some losses are not finite")
-        _expect(losses[-1] < losses[0] / 2, f"{arm}: the loss went from {losses[0]:.3g} to {losses[-1]:.3g}; it should "
-                "fall. Call opt.zero_grad(), loss.backward() and opt.step() at every step, with the stack's parameters")
+        _expect(losses[-1] < losses[0] / 2, f"{arm}: the loss went from {losses[0]:.3g} to {losses[-1]:.3g}; in 150 steps "
+                "it should fall below half its start. Keep the stack in train mode, and call opt.zero_grad(), "
+                "loss.backward() and opt.step() at every step, with the stack's parameters")
         runs[arm] = losses
     _expect(runs["residual"] != runs["plain"], "the two arms gave the same losses: build the stack with "
                                                "ResBlock(8, 8, use_residual=use_residual)")
@@ -722,6 +726,9 @@ def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
             if down is not None and getattr(theirs, "downsample", None) is None:
                 hint = (f" The output has 4·width = {4 * width} channels and the input {c_in}"
                         f"{' at stride 2' if stride == 2 else ''}: the shortcut needs a projection")
+            elif (isinstance(getattr(theirs, "downsample", None), nn.Module)
+                  and not any(isinstance(m, nn.BatchNorm2d) for m in theirs.downsample.modules()) and down is not None):
+                hint = " The projection is a 1×1 convolution *and* a BatchNorm"
             elif "conv3" in dict(theirs.named_children()) and theirs.conv3.out_channels != 4 * width:
                 hint = " The last 1×1 convolution expands to 4·width channels"
             raise CheckFailed(f"{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}")
@@ -793,6 +800,9 @@ def check_resnet_params(fn: Callable[[str, list], int]) -> None:
                  (dict(proj=False), "the first block of layers 2-4 needs a projection shortcut (1×1 convolution + BN)"),
                  (dict(layer1_proj=False), "in a bottleneck network layer1 needs a projection too: 64 → 256 channels"),
                  (dict(fc_bias=False), "the classifier nn.Linear(·, 1000) has a bias")]
+        bn_channels = (_resnet_param_formula(block, layers) - _resnet_param_formula(block, layers, bn=False)) // 2
+        _expect(got != want + 2 * bn_channels, f"{case}: {got:,} instead of {want:,}: BN's running_mean and running_var "
+                                               "are buffers, not parameters: the optimiser never updates them")
         for kwargs, hint in slips:
             _expect(got != _resnet_param_formula(block, layers, **kwargs), f"{case}: {got:,} instead of {want:,}: {hint}")
         _expect(False, f"{case}: torchvision's model has {want:,} parameters, you have {got:,}. Count the stem "
@@ -813,6 +823,19 @@ def check_zero_gamma(fn: Callable[[bool], list]) -> None:
         _expect(all(math.isfinite(v) for v in losses), f"{name}: some losses are not finite")
         runs[zero_init] = losses
     _expect(runs[True] != runs[False], "both runs gave the same losses: pass zero_init_residual=zero_init to cifar_resnet")
+    from .config import seed_everything
+    from .data import load_mnist
+    from .models import cifar_resnet
+
+    xb, yb = next(iter(load_mnist(512, 64, 64, size=16, seed=0).train.loader(64, shuffle=True, seed=0)))
+    for zero_init in (False, True):
+        seed_everything(0)
+        with torch.no_grad():
+            first = nn.functional.cross_entropy(cifar_resnet(20, zero_init_residual=zero_init).train()(xb), yb).item()
+        _expect(abs(runs[zero_init][0] - first) < 1e-3,
+                f"{'zero γ' if zero_init else 'default γ = 1'}: your first loss is {runs[zero_init][0]:.4f}, but the model "
+                f"built right after seed_everything(0), in train mode, gives {first:.4f} on the first batch of "
+                "data.train.loader(64, shuffle=True, seed=0). Seed, then build, and record each loss before its update")
     _expect(abs(runs[True][0] - math.log(10)) < 0.15,
             f"with zero γ the first loss is {runs[True][0]:.3f}; with every residual branch switched off at the start the "
             f"network is its stem, pooling and classifier, and its first loss should be near ln 10 = {math.log(10):.3f}. "
@@ -837,10 +860,13 @@ def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
                 f"c = {c}: the gradient ratio is {ratio!r}: your gradients are zero. In train mode each BN output channel "
                 "has mean β and a fixed variance, so out.sum() or out.pow(2).sum() do not depend on w: use a loss "
                 "such as (out * r).sum() with a fixed random tensor r")
-        _expect(change < 1e-3, f"c = {c}: the BN output changed by {change:.3g}. Keep BN in train mode (batch "
-                               "statistics): then BN divides out the scale; with fixed running statistics it cannot")
+        _expect(change < 1e-3, f"c = {c}: the BN output changed by {change:.3g}. Use the same input x for both weights, "
+                               "and keep BN in train mode (batch statistics): then BN divides out the scale; with fixed "
+                               "running statistics it cannot. (Return the change first, the ratio second.)")
         if abs(ratio * c - 1) < 0.02:
             continue
+        _expect(abs(ratio - (1 + 1 / c)) > 0.02, f"c = {c}: you have 1 + 1/c: the second backward() added to the "
+                f"gradient left by the first. Zero it (w.grad = None) or use torch.autograd.grad")
         _expect(abs(ratio / c - 1) > 0.02, f"c = {c}: you have {ratio:.3g} = c. Divide the gradient at c·w by the gradient "
                                            "at w, not the other way round")
         _expect(abs(ratio - 1) > 0.02, f"c = {c}: a ratio of 1. Take the gradient with respect to the scaled weight "
@@ -869,7 +895,13 @@ def check_param_shares(fn: Callable[[nn.Module], dict]) -> None:
     _expect(abs(sum(shares.values()) - 1) < 1e-3 or abs(sum(shares.values()) - 100) > 1e-3,
             "answer with fractions (they add up to 1), not percentages")
     _expect(abs(sum(shares.values()) - 1) < 1e-3, f"the shares should add up to 1, yours add up to "
-                                                  f"{sum(shares.values()):.4f}; count every parameter, BN's γ and β included")
+                                                  f"{sum(shares.values()):.4g}: divide each part's count by the total "
+                                                  "number of parameters, and count every parameter, BN's γ and β included")
+    with_buffers = {n: sum(t.numel() for t in getattr(model, n).state_dict().values()) for n in parts}
+    all_buffers = sum(with_buffers.values())
+    _expect(not all(abs(shares[n] - with_buffers[n] / all_buffers) < 1e-6 for n in parts),
+            "you counted the state_dict, which holds BN's running_mean and running_var too: those are buffers, "
+            "not parameters; use .parameters()")
     for n in parts:
         _expect(abs(shares[n] - want[n]) < 1e-4, f"{n}: the share is {want[n]:.4f}, you have {shares[n]:.4f}. "
                                                  f"sum(p.numel() for p in model.{n}.parameters()) / the total")

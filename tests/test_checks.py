@@ -575,7 +575,7 @@ def test_resnet_param_formula_matches_torchvision():
 @pytest.fixture(scope="module")
 def digits():
     from course_lib import load_mnist
-    return load_mnist(256, 32, 32, size=16, seed=0)
+    return load_mnist(512, 64, 64, size=16, seed=0)          # notebook 05's digits
 
 
 def _first_losses(data, zero_init, record_after=False):
@@ -602,6 +602,8 @@ def test_zero_gamma(passes, digits):
         checks.check_zero_gamma(lambda z: _first_losses(digits, False))
     with pytest.raises(checks.CheckFailed, match="30 losses"):
         checks.check_zero_gamma(lambda z: _first_losses(digits, z)[:5])
+    with pytest.raises(checks.CheckFailed, match="before its update"):
+        checks.check_zero_gamma(lambda z: _first_losses(digits, z, record_after=True))
 
 
 def _scale_test(c, leaf=True, train=True, invert=False):
@@ -726,3 +728,34 @@ def test_review_fixes(passes):
         checks.check_stage(two_blocks)
     with pytest.raises(checks.CheckFailed, match="only the first block"):
         checks.check_stage(lambda i, o, n, s: nn.Sequential(ResBlock(i, o, s), *[ResBlock(o, o, s) for _ in range(n - 1)]))
+
+
+def test_second_review_hints():
+    with pytest.raises(checks.CheckFailed, match="1 \\+ 1/c"):
+        checks.check_scale_invariance(lambda c: (0.0, 1 + 1 / c))
+    with pytest.raises(checks.CheckFailed, match="divide each part's count"):
+        checks.check_param_shares(lambda m: {n: sum(p.numel() for p in getattr(m, n).parameters())
+                                             for n in ("stem", "layer1", "layer2", "layer3", "layer4", "fc")})
+
+    def state_dict_shares(m):
+        parts = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
+        counts = {n: sum(t.numel() for t in getattr(m, n).state_dict().values()) for n in parts}
+        return {n: v / sum(counts.values()) for n, v in counts.items()}
+
+    with pytest.raises(checks.CheckFailed, match="buffers"):
+        checks.check_param_shares(state_dict_shares)
+    with pytest.raises(checks.CheckFailed, match="buffers"):
+        checks.check_resnet_params(lambda b, l: checks._resnet_param_formula(b, l) + (checks._resnet_param_formula(b, l)
+                                   - checks._resnet_param_formula(b, l, bn=False)))
+
+    class NoProjectionBN(_TvNamedBottleneck):
+        def __init__(self, c, w, s):
+            super().__init__(c, w, s)
+            if self.downsample is not None:
+                self.downsample = nn.Sequential(self.downsample[0])
+
+    with pytest.raises(checks.CheckFailed, match="and\\* a BatchNorm"):
+        checks.check_bottleneck(NoProjectionBN)
+    with pytest.raises(checks.CheckFailed, match="off by a factor") as err:
+        checks.check_typical_gradient(lambda n, s, r: 1e-3 if not r else _typical(n, s, r))
+    assert "3.9e-06" not in str(err.value) and "e-06" not in str(err.value)
