@@ -6,11 +6,15 @@ the notebooks run top to bottom before the learner has written anything.
 from __future__ import annotations
 
 import functools
+import math
 import statistics
 from typing import Callable
 
 import torch
 import torch.nn as nn
+
+from .analysis import block_weight_count, conv_output_size
+from .profiling import count_params, macs_by_part
 
 
 class CheckFailed(AssertionError):
@@ -242,8 +246,6 @@ def check_stage(fn: Callable[[int, int, int, int], nn.Module]) -> None:
 def check_path_counts(fn: Callable[[int], list[int]]) -> None:
     """`fn(n)` -> how many of the 2^n paths of an n-block residual net pass through exactly
     k residual branches, for k = 0 … n."""
-    import math
-
     for n in (1, 3, 9):
         got = list(fn(n))
         want = [math.comb(n, k) for k in range(n + 1)]
@@ -398,8 +400,7 @@ def check_projection_params(n: int) -> None:
     """How many more parameters the option-B residual-20 has than the option-A one."""
     from .models import cifar_resnet
 
-    count = lambda m: sum(p.numel() for p in m.parameters())      # noqa: E731
-    want = count(cifar_resnet(20, shortcut="B")) - count(cifar_resnet(20, shortcut="A"))
+    want = count_params(cifar_resnet(20, shortcut="B")) - count_params(cifar_resnet(20, shortcut="A"))
     n = _whole_number(n, "parameters")
     _expect(n != 16 * 32 + 32 * 64, "that counts the 1×1 convolutions only: each projection is followed by a "
                                     "BatchNorm with a γ and a β per channel")
@@ -411,8 +412,6 @@ def check_projection_params(n: int) -> None:
 def check_gradient_ratio_guess(guess: float) -> None:
     """A guess of plain-32's first-to-last-layer gradient ratio at initialisation (the explorer's
     readout); passes within a factor of 10 of the measured value."""
-    import math
-
     from .explorer import init_profile
 
     _expect(isinstance(guess, (int, float)) and not isinstance(guess, bool) and guess > 0,
@@ -499,6 +498,14 @@ def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
 # Discovery exercises for 01-06: predict, build or measure something the notebook has not shown.
 
 
+def _losses(fn: Callable, arg, steps: int, name: str) -> list[float]:
+    """Call a learner's training function and check that it returned `steps` finite losses."""
+    losses = [float(v) for v in fn(arg)]
+    _expect(len(losses) == steps, f"{name}: return the {steps} losses, one per step; you returned {len(losses)}")
+    _expect(all(math.isfinite(v) for v in losses), f"{name}: some losses are not finite")
+    return losses
+
+
 def _randomise_bn(module: nn.Module, generator: torch.Generator) -> None:
     """Give every BatchNorm non-trivial statistics, scales and shifts, so its place and numbers matter."""
     for bn in (m for m in module.modules() if isinstance(m, nn.BatchNorm2d)):
@@ -545,8 +552,6 @@ def check_plain_identity(fn: Callable[[nn.Module], nn.Module]) -> None:
 def check_typical_gradient(fn: Callable[[int, float, bool], float]) -> None:
     """`fn(n, sigma, residual)` -> the median, over many random draws, of |f_1 · f_2 ⋯ f_n|, where
     f_i = w_i (plain) or 1 + w_i (residual) and w_i ~ N(0, sigma²)."""
-    import math
-
     g = torch.Generator().manual_seed(0)
     answers = {}
     for n, sigma, residual in ((20, 1.0, False), (20, 0.1, True), (50, 0.5, False), (50, 0.5, True)):
@@ -576,14 +581,10 @@ def check_typical_gradient(fn: Callable[[int, float, bool], float]) -> None:
 def check_identity_race(fn: Callable[[bool], list]) -> None:
     """`fn(use_residual)` -> the 150 training losses of a stack of 4 ResBlock(8, 8) trained with
     Adam (lr 0.01) to output its own input (MSE), for one batch x = ReLU(randn(32, 8, 8, 8))."""
-    import math
-
     runs = {}
     for use_residual in (True, False):
-        losses = [float(v) for v in fn(use_residual)]
         arm = "residual" if use_residual else "plain"
-        _expect(len(losses) == 150, f"{arm}: return the 150 losses, one per step; you returned {len(losses)}")
-        _expect(all(math.isfinite(v) for v in losses), f"{arm}: some losses are not finite")
+        losses = _losses(fn, use_residual, 150, arm)
         _expect(losses[-1] < losses[0] / 2, f"{arm}: the loss went from {losses[0]:.3g} to {losses[-1]:.3g}; in 150 steps "
                 "it should fall below half its start. Keep the stack in train mode, and call opt.zero_grad(), "
                 "loss.backward() and opt.step() at every step, with the stack's parameters")
@@ -604,7 +605,7 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
     from .models import ResBlock
 
     for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2), (64, 128, 1)):
-        want = sum(p.numel() for p in ResBlock(c_in, c_out, stride).parameters())
+        want = count_params(ResBlock(c_in, c_out, stride))
         got = _whole_number(fn(c_in, c_out, stride), "parameters")
         if got == want:
             continue
@@ -664,8 +665,7 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
     size×size input: [after the stem, after layer1, layer2, layer3, layer4]."""
     from .models import resnet18
 
-    def out(n, k, p, s):
-        return (n - k + 2 * p) // s + 1
+    out = conv_output_size
 
     def arithmetic(size, stem, pool=True):
         n = out(size, 7, 3, 2) if stem == "imagenet" else size
@@ -720,7 +720,7 @@ def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
         _randomise_bn(ref, g)
         ref.eval()
         case = f"in={c_in}, width={width}, stride={stride}"
-        n_ref, n_got = (sum(p.numel() for p in m.parameters()) for m in (ref, theirs))
+        n_ref, n_got = count_params(ref), count_params(theirs)
         if n_got != n_ref:
             hint = ""
             if down is not None and getattr(theirs, "downsample", None) is None:
@@ -766,10 +766,8 @@ def _resnet_param_formula(block: str, layers, proj: bool = True, bn: bool = True
     for stage, n in enumerate(layers):
         w = 64 * 2 ** stage
         for i in range(n):
-            if block == "bottleneck":
-                total += c_in * w + 9 * w * w + w * 4 * w + (2 * (w + w + 4 * w) if bn else 0)
-            else:
-                total += 9 * c_in * w + 9 * w * w + (4 * w if bn else 0)
+            bn_channels = 2 * w + (w * e if block == "bottleneck" else 0)     # the BNs after the block's convolutions
+            total += block_weight_count(block, c_in, w) + (2 * bn_channels if bn else 0)
             needs = i == 0 and (stage > 0 or c_in != w * e)
             if needs and proj and (stage > 0 or layer1_proj):
                 total += c_in * w * e + (2 * w * e if bn else 0)
@@ -783,14 +781,13 @@ def check_resnet_params(fn: Callable[[str, list], int]) -> None:
     `block` ("basic" or "bottleneck") and `layers` blocks per stage, as torchvision builds it."""
     import torchvision.models as tvm
 
-    count = lambda m: sum(p.numel() for p in m.parameters())          # noqa: E731
     cases = [("basic", [2, 2, 2, 2], tvm.ResNet18_Weights.IMAGENET1K_V1.meta["num_params"]),
              ("basic", [3, 4, 6, 3], tvm.ResNet34_Weights.IMAGENET1K_V1.meta["num_params"]),
              ("bottleneck", [3, 4, 6, 3], tvm.ResNet50_Weights.IMAGENET1K_V1.meta["num_params"]),
              ("bottleneck", [3, 4, 23, 3], tvm.ResNet101_Weights.IMAGENET1K_V1.meta["num_params"]),
              ("bottleneck", [3, 8, 36, 3], tvm.ResNet152_Weights.IMAGENET1K_V1.meta["num_params"]),
-             ("basic", [1, 1, 1, 1], count(tvm.resnet.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1]))),
-             ("bottleneck", [1, 1, 1, 1], count(tvm.resnet.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1])))]
+             ("basic", [1, 1, 1, 1], count_params(tvm.resnet.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1]))),
+             ("bottleneck", [1, 1, 1, 1], count_params(tvm.resnet.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1])))]
     for block, layers, want in cases:
         got = _whole_number(fn(block, list(layers)), "parameters")
         if got == want:
@@ -813,15 +810,9 @@ def check_resnet_params(fn: Callable[[str, list], int]) -> None:
 def check_zero_gamma(fn: Callable[[bool], list]) -> None:
     """`fn(zero_init)` -> the first 30 training losses of cifar_resnet(20, zero_init_residual=zero_init)
     on the notebook's digits (seed 0, SGD lr 0.05, momentum 0.9, batches of 64)."""
-    import math
-
     runs = {}
     for zero_init in (False, True):
-        losses = [float(v) for v in fn(zero_init)]
-        name = "zero γ" if zero_init else "default γ = 1"
-        _expect(len(losses) == 30, f"{name}: return the 30 losses, one per step; you returned {len(losses)}")
-        _expect(all(math.isfinite(v) for v in losses), f"{name}: some losses are not finite")
-        runs[zero_init] = losses
+        runs[zero_init] = _losses(fn, zero_init, 30, "zero γ" if zero_init else "default γ = 1")
     _expect(runs[True] != runs[False], "both runs gave the same losses: pass zero_init_residual=zero_init to cifar_resnet")
     from .config import seed_everything
     from .data import load_mnist
@@ -850,8 +841,6 @@ def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
     """`fn(c)` -> (output_change, grad_ratio) for a convolution without bias followed by BatchNorm in
     train mode: the largest |change| of the BN output when the convolution's weight is multiplied by c,
     and ‖gradient at c·w‖ / ‖gradient at w‖ for a loss computed from that output."""
-    import math
-
     for c in (10.0, 0.5, 3.0):
         got = tuple(float(v) for v in fn(c))
         _expect(len(got) == 2, "return two numbers: (output_change, grad_ratio)")
@@ -886,8 +875,7 @@ def check_param_shares(fn: Callable[[nn.Module], dict]) -> None:
 
     model = resnet18()
     parts = ("stem", "layer1", "layer2", "layer3", "layer4", "fc")
-    total = sum(p.numel() for p in model.parameters())
-    want = {n: sum(p.numel() for p in getattr(model, n).parameters()) / total for n in parts}
+    want = {n: count_params(getattr(model, n)) / count_params(model) for n in parts}
     got = dict(fn(model))
     _expect(set(parts) <= set(got), f"return a share for each of {', '.join(parts)}; missing: "
                                     f"{', '.join(n for n in parts if n not in got)}")
@@ -905,22 +893,10 @@ def check_param_shares(fn: Callable[[nn.Module], dict]) -> None:
     for n in parts:
         _expect(abs(shares[n] - want[n]) < 1e-4, f"{n}: the share is {want[n]:.4f}, you have {shares[n]:.4f}. "
                                                  f"sum(p.numel() for p in model.{n}.parameters()) / the total")
-    macs = {n: 0 for n in parts}
-    hooks = []
-    for name, m in model.named_modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            part = name.split(".")[0]
-            hooks.append(m.register_forward_hook(
-                lambda mod, i, o, part=part: macs.__setitem__(part, macs[part] + mod.weight.numel() *
-                                                              (o.shape[-1] * o.shape[-2] if o.ndim == 4 else 1))))
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, 3, 224, 224))
-    for h in hooks:
-        h.remove()
-    total_macs = sum(macs.values())
+    macs = macs_by_part(model, (3, 224, 224), part=lambda name, module: name.split(".")[0])
     print(f"{'part':7s} {'parameters':>10s} {'MACs at 224×224':>16s}")
     for n in parts:
-        print(f"{n:7s} {want[n]:10.1%} {macs[n] / total_macs:16.1%}")
+        print(f"{n:7s} {want[n]:10.1%} {macs[n] / macs['total']:16.1%}")
 
 
 def _stage_outputs(model: nn.Module, children: list, x: torch.Tensor) -> list:
@@ -949,7 +925,7 @@ def check_fixed_resnet18(build: Callable[[], nn.Module]) -> None:
     model = build()
     _expect(isinstance(model, nn.Sequential) and len(model) == 6,
             "build() should return the six modules as one nn.Sequential: stem, four stages, head")
-    n_ref, n_got = (sum(p.numel() for p in m.parameters()) for m in (ref, model))
+    n_ref, n_got = count_params(ref), count_params(model)
     _expect(n_got == n_ref, f"the model has {n_got:,} parameters, torchvision's {n_ref:,}: a difference of "
                             f"{n_got - n_ref:+,}. Which layer has parameters that torchvision's lacks (or the reverse)?")
     theirs, ours = model.state_dict(), ref.state_dict()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
@@ -121,18 +121,25 @@ def compare_counters(model: nn.Module, input_size: Sequence[int]) -> dict[str, i
     }
 
 
-def macs_by_part(model: nn.Module, input_size: Sequence[int]) -> dict[str, int]:
-    """Convolution and classifier MACs of a course ResNet, split into the stem, the projection
-    shortcuts, the classifier and the rest (the blocks' own convolutions)."""
-    parts = {"stem": 0, "projection shortcuts": 0, "classifier": 0, "blocks": 0}
+def _part_of_resnet(name: str, module: nn.Module) -> str:
+    """The stem, the projection shortcuts, the classifier, or the blocks' own convolutions."""
+    return ("stem" if name.startswith("stem") else "projection shortcuts" if ".shortcut" in name
+            else "classifier" if isinstance(module, nn.Linear) else "blocks")
+
+
+def macs_by_part(model: nn.Module, input_size: Sequence[int],
+                 part: Callable[[str, nn.Module], str] = _part_of_resnet) -> dict[str, int]:
+    """Convolution and classifier MACs of a course ResNet, split by `part(name, module)`: by
+    default into the stem, the projection shortcuts, the classifier and the blocks' own
+    convolutions; `lambda name, m: name.split(".")[0]` splits by top-level module instead."""
+    parts = {"stem": 0, "projection shortcuts": 0, "classifier": 0, "blocks": 0} if part is _part_of_resnet else {}
     hooks = []
 
     def hook(name):
         def record(module, inputs, output):
             macs = module.weight.numel() * (output.shape[-1] * output.shape[-2] if output.ndim == 4 else 1)
-            part = ("stem" if name.startswith("stem") else "projection shortcuts" if ".shortcut" in name
-                    else "classifier" if isinstance(module, nn.Linear) else "blocks")
-            parts[part] += macs
+            key = part(name, module)
+            parts[key] = parts.get(key, 0) + macs
         return record
 
     for name, module in model.named_modules():

@@ -38,3 +38,13 @@ def test_summary_is_safe():
 
 def _names(requirements):
     return {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_macs_by_part_can_split_by_top_level_module():
+    from course_lib import resnet18
+    model = resnet18()
+    default = profiling.macs_by_part(model, (3, 64, 64))
+    by_stage = profiling.macs_by_part(model, (3, 64, 64), part=lambda name, module: name.split(".")[0])
+    assert set(by_stage) == {"stem", "layer1", "layer2", "layer3", "layer4", "fc", "total"}
+    assert by_stage["total"] == default["total"] and by_stage["stem"] == default["stem"]
+    assert by_stage["fc"] == default["classifier"] == 512 * 1000
