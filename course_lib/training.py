@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
+import io
 import math
-import os
 import sys
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
@@ -21,6 +21,7 @@ import torch.nn as nn
 from torch import Tensor
 from tqdm.std import tqdm          # a text bar: its final state is what a saved notebook shows
 
+from . import files
 from .config import eval_mode, get_device
 from .metrics import Accuracy
 from .models import build_model
@@ -34,7 +35,7 @@ class OnLog(Protocol):
 
 @dataclass
 class _Loop:
-    """The settings of one `Runner.train` call, shared with `_train_epoch`."""
+    """The settings of one `Runner.train` call and its progress: what the steps share."""
 
     total: int
     log_steps: int
@@ -46,6 +47,31 @@ class _Loop:
     done: int = 0
     bar: object = None
 
+    def report(self, step: int, loss: float, history: dict) -> None:
+        """Advance the bar; every `log_steps` steps show the loss and call `on_log`."""
+        self.bar.update(1)
+        self.done += 1
+        if step % self.log_steps == 0:
+            self.bar.set_postfix(loss=f"{loss:.4f}")
+            if self.on_log is not None:
+                self.on_log(history)
+
+    def finished(self) -> bool:
+        """A stop was asked for, or the step budget is spent."""
+        return (self.should_stop is not None and self.should_stop()) or self.done >= self.total
+
+
+def _step_budget(train_loader: Iterable, num_epochs: int, log_steps: int, max_steps: int | None) -> int:
+    """The number of steps `Runner.train` will take; ValueError for settings that make no sense."""
+    if num_epochs < 1:
+        raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
+    if log_steps < 1:
+        raise ValueError(f"log_steps must be >= 1, got {log_steps}")
+    total = num_epochs * len(train_loader)
+    if total == 0:
+        raise ValueError("the training loader yields no batches: is the training set empty?")
+    return total if max_steps is None else min(total, max_steps)
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
@@ -55,64 +81,111 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt, or does not fit the model."""
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
-    """Save {"model": state_dict, "model_args": ..., "meta": ...} atomically.
+CHECKPOINT_FIX = "Re-run the training that wrote it (or restore a copy) to recreate it."
 
-    The file is written to a temporary name in the same folder and then renamed, so an
-    interrupted save never leaves a half-written checkpoint behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+
+def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """Save {"model": state_dict, "model_args": ..., "meta": ...} atomically, with its SHA-256
+    record (`files.write_with`): an interrupted save never leaves a half-written checkpoint, and
+    a checkpoint damaged later is refused when it is loaded."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"model": state, "model_args": getattr(model, "model_args", None), "meta": meta or {}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+        return files.write_with(path, lambda f: torch.save(payload, f))
+    except files.FileWriteError as err:
+        raise CheckpointError(str(err)) from None
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint dict safely (`weights_only=True`), with a clear error if it is bad."""
+    """Load a checkpoint dict safely (`weights_only=True`) after checking its SHA-256 record,
+    with a clear error if it is missing, damaged or not a course checkpoint."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(f"checkpoint not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        data = files.read_bytes(path, CHECKPOINT_FIX)
+    except files.DamagedFileError as err:
+        raise CheckpointError(str(err)) from None
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:
         raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint "
-                              f"({type(err).__name__}). Re-run training to recreate it.") from None
+                              f"({type(err).__name__}). {CHECKPOINT_FIX}") from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(f"{path} is not a course checkpoint (no 'model' entry)")
+    if not isinstance(payload["model"], dict):
+        raise CheckpointError(f"{path}: its 'model' entry is a {type(payload['model']).__name__}, not a "
+                              "dict of weights (a state_dict); it was not saved by the course")
     return payload
+
+
+def _mismatches(model: nn.Module, state: dict, shown: int = 3) -> list[str]:
+    """The first differences between a model's weights and a state_dict, in words."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    sizes = [f"{k} is {tuple(state[k].shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
+             for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
+    out = []
+    for label, items in (("missing from the checkpoint", missing), ("not in the model", unexpected),
+                         ("size mismatch", sizes)):
+        if items:
+            more = f" and {len(items) - shown} more" if len(items) > shown else ""
+            out.append(f"{label} ({len(items)}): {', '.join(items[:shown])}{more}")
+    return out
+
+
+def load_weights(model: nn.Module, payload: dict, path: str | Path) -> nn.Module:
+    """Load a checkpoint's weights into `model`; CheckpointError listing the first mismatches."""
+    problems = _mismatches(model, payload["model"])
+    try:
+        if not problems:
+            model.load_state_dict(payload["model"])
+    except (RuntimeError, ValueError, TypeError) as err:
+        problems = [line.strip() for line in str(err).splitlines()[1:4]] or [type(err).__name__]
+    if problems:
+        raise CheckpointError(f"{path} does not fit this model: " + "; ".join(problems) +
+                              f". It was saved from model_args {payload.get('model_args')}")
+    return model
 
 
 def model_from_checkpoint(path: str | Path) -> nn.Module:
     """Rebuild a course model from a checkpoint that recorded its `model_args`."""
     payload = load_checkpoint(path)
-    if not payload.get("model_args"):
+    args = payload.get("model_args")
+    if not args:
         raise CheckpointError(f"{path} does not record the model's arguments; build the model "
                               "yourself and use Runner.load_model")
-    model = build_model(payload["model_args"])
-    model.load_state_dict(payload["model"])
-    return model
+    if not isinstance(args, dict):
+        raise CheckpointError(f"{path} records model_args as a {type(args).__name__}, not a dict; "
+                              "build the model yourself and use Runner.load_model")
+    try:
+        model = build_model(args)
+    except (ValueError, TypeError, KeyError) as err:
+        raise CheckpointError(f"{path} records model_args {args} that the course cannot build "
+                              f"({type(err).__name__}: {err}); build the model yourself and use "
+                              "Runner.load_model") from None
+    return load_weights(model, payload, path)
 
 
 def _check_writable(path: Path) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CheckpointError(f"cannot create the folder for {path}: {err}") from None
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CheckpointError(f"cannot write the checkpoint {path}: the folder or file is read-only")
-    for stale in folder.glob(f"{path.name}*.tmp"):     # left by a save that was killed half-way
-        stale.unlink(missing_ok=True)
+        files.check_writable(path, "checkpoint", example="best.pt")
+    except files.FileWriteError as err:
+        raise CheckpointError(str(err)) from None
+
+
+@contextmanager
+def _claimed(path: str | Path | None):
+    """Hold the checkpoint's lock for the whole run (nothing to hold without a save_path)."""
+    if path is None:
+        yield
+        return
+    try:
+        with files.claim(path):
+            yield
+    except files.FileBusyError as err:
+        raise CheckpointError(str(err)) from None
 
 
 @torch.inference_mode()
@@ -192,20 +265,12 @@ class Runner:
                 example a `threading.Event().is_set`, set by a stop button, even before training starts).
         Returns the history: per-step train loss and accuracy, and dev loss and accuracy.
         """
-        if num_epochs < 1:
-            raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
-        if log_steps < 1:
-            raise ValueError(f"log_steps must be >= 1, got {log_steps}")
-        total = num_epochs * len(train_loader)
-        if total == 0:
-            raise ValueError("the training loader yields no batches: is the training set empty?")
+        total = _step_budget(train_loader, num_epochs, log_steps, max_steps)
         if save_path is not None:
             _check_writable(Path(save_path))               # before training, not at the first save
-        if max_steps is not None:
-            total = min(total, max_steps)
         loop = _Loop(total, log_steps, on_log, should_stop, dev_loader, eval_steps, save_path)
-        with tqdm(total=total, desc="training", unit="step", disable=not progress, leave=True,
-                  file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
+        with _claimed(save_path), tqdm(total=total, desc="training", unit="step", disable=not progress,
+                                       leave=True, file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
             for epoch in range(num_epochs):
                 stop = self._train_epoch(train_loader, epoch, loop)
                 self.history["epoch_end"].append(self.global_step)
@@ -217,35 +282,31 @@ class Runner:
             on_log(self.history)
         return self.history
 
-    def _train_epoch(self, train_loader: Iterable, epoch: int, loop: "_Loop") -> bool:
+    def _train_epoch(self, train_loader: Iterable, epoch: int, loop: _Loop) -> bool:
         """One pass over `train_loader`; True when training must end (step budget or stop)."""
         for x, y in train_loader:
-            if len(y) == 0:
-                raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
-            loss, acc = self._train_step(*self._to_device(x, y))
-            self.global_step += 1
-            h = self.history
-            h["step"].append(self.global_step)
-            h["train_loss"].append(loss)
-            h["train_acc"].append(acc)
-            if not math.isfinite(loss):
-                lr = self.optimizer.param_groups[0].get("lr")
-                raise TrainingDiverged(
-                    f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
-                    f"Training stopped: try a lower learning rate (it is {lr}).")
+            loss = self._recorded_step(x, y, epoch)
             if loop.eval_steps and loop.dev_loader is not None and self.global_step % loop.eval_steps == 0:
                 self._eval_and_save(loop.dev_loader, loop.save_path)
-            loop.bar.update(1)
-            loop.done += 1
-            if self.global_step % loop.log_steps == 0:
-                loop.bar.set_postfix(loss=f"{loss:.4f}")
-                if loop.on_log is not None:
-                    loop.on_log(self.history)
-            if loop.should_stop is not None and loop.should_stop():
-                return True
-            if loop.done >= loop.total:
+            loop.report(self.global_step, loss, self.history)
+            if loop.finished():
                 return True
         return False
+
+    def _recorded_step(self, x: Tensor, y: Tensor, epoch: int) -> float:
+        """One training step, added to the history; TrainingDiverged if the loss is not finite."""
+        if len(y) == 0:
+            raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
+        loss, acc = self._train_step(*self._to_device(x, y))
+        self.global_step += 1
+        for key, value in (("step", self.global_step), ("train_loss", loss), ("train_acc", acc)):
+            self.history[key].append(value)
+        if not math.isfinite(loss):
+            lr = self.optimizer.param_groups[0].get("lr")
+            raise TrainingDiverged(
+                f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
+                f"Training stopped: try a lower learning rate (it is {lr}).")
+        return loss
 
     def _train_step(self, x: Tensor, y: Tensor) -> tuple[float, float]:
         self.model.train()
@@ -296,10 +357,4 @@ class Runner:
 
     def load_model(self, path: str | Path) -> None:
         """Load weights saved by `train(save_path=...)` or `save_model`."""
-        payload = load_checkpoint(path)
-        try:
-            self.model.load_state_dict(payload["model"])
-        except RuntimeError as err:
-            first = str(err).splitlines()[0] if str(err) else ""
-            raise CheckpointError(f"{path} does not fit this model: {first}. It was saved from "
-                                  f"{payload.get('model_args')}") from None
+        load_weights(self.model, load_checkpoint(path), path)

@@ -1,4 +1,5 @@
 import math
+import os
 
 import pytest
 import torch
@@ -149,13 +150,23 @@ def test_save_model_roundtrip(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_stale_checkpoint_tmp_files_are_removed(splits, tmp_path):
-    stale = tmp_path / "best.ptab12cd.tmp"
-    stale.write_bytes(b"half a checkpoint")
+def test_stale_temp_files_are_removed_and_nothing_else(splits, tmp_path):
+    """Only temporary files of `files.py`'s own shape whose process has ended are deleted; a
+    learner's `best.pt.before-lr-change.tmp` (deleted by the old cleanup) is never touched."""
+    import subprocess, sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".best.pt.{dead}.ab12cd_x.course-tmp"
+    live = tmp_path / f".best.pt.{os.getpid()}.zz99.course-tmp"        # a save in progress here
+    mine = [tmp_path / "best.pt.before-lr-change.tmp", tmp_path / "best.ptab12cd.tmp",
+            tmp_path / f"best.pt.{dead}.notes.course-tmp"]
+    for f in [stale, live, *mine]:
+        f.write_bytes(b"half a checkpoint")
     r = _setup()
     r.train(splits.train.loader(64), splits.dev.loader(64), num_epochs=1, progress=False,
             save_path=tmp_path / "best.pt", max_steps=2)
     assert not stale.exists() and (tmp_path / "best.pt").is_file()
+    assert live.exists() and all(f.read_bytes() == b"half a checkpoint" for f in mine)
 
 
 GOLDEN_LOSSES = [2.4120, 2.3487, 2.3230, 2.3264, 2.2658]   # fast mode, seed 0, cifar_resnet(8)
