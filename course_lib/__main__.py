@@ -21,7 +21,10 @@ from typing import Sequence
 
 import torch
 
+from contextlib import nullcontext
+
 from . import experiments as ex
+from . import files
 from .config import get_device, is_fast
 from .models import check_depth
 
@@ -33,6 +36,12 @@ def _meta(argv: Sequence[str] | None) -> dict:
             "machine": platform.machine(), "date": time.strftime("%Y-%m-%d")}
 
 
+MAX_SEEDS = 100
+# He et al. 2016 (§4.2, Table 6) trained CIFAR nets up to 1202 layers; nothing deeper is meaningful
+# here, and a much deeper net takes minutes to build before its first step.
+MAX_DEPTH = 1202
+
+
 def _seed_count(text: str) -> int:
     try:
         n = int(text)
@@ -40,14 +49,47 @@ def _seed_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"--seeds takes a whole number >= 1, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"--seeds takes a whole number >= 1, got {n}")
+    if n > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"--seeds takes at most {MAX_SEEDS}, got {n}: every seed trains "
+                                         "every arm again, and 5 seeds already give a paired interval")
     return n
 
 
 def _depth(text: str) -> int:
     try:
-        return check_depth(int(text))
+        depth = check_depth(int(text))
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    if depth > MAX_DEPTH:
+        raise argparse.ArgumentTypeError(f"depth at most {MAX_DEPTH} (the deepest net of He et al. 2016, "
+                                         f"Table 6), got {depth}")
+    return depth
+
+
+def _run(args, seeds) -> dict:
+    """Run the chosen experiment, writing `--out` after every finished run; print its summary."""
+    if args.experiment == "plain-vs-residual":
+        results = ex.plain_vs_residual(seeds, out=args.out)
+        for arm, s in results["summary"].items():
+            if arm in ex.ARMS:
+                print(f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})")
+        g = results["summary"]["gap"]
+        print(f"gap (residual - plain, same seed): {g['mean']:+.4f}, 95% CI [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]")
+    elif args.experiment == "seed-setting":
+        results = ex.seed_setting(seeds, out=args.out)
+        for design, d in results["designs"].items():
+            s = d["summary"]
+            print(f"{design:32s} plain {s['plain']['test_acc_mean']:.3f}  "
+                  f"residual {s['residual']['test_acc_mean']:.3f}  gap {s['gap']['mean']:+.3f}")
+    else:
+        results = ex.degradation(args.depths, seeds=seeds, arms=args.arms, use_bn=not args.no_bn,
+                                 checkpoint=args.out)
+        for row in ex.degradation_table(results):
+            print(f"depth {row['depth']:3d} {row['arm']:10s} final train error "
+                  f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']}, {row['seconds']:.0f} s per run)")
+        for run in results.get("diverged", []):
+            print(f"depth {run['depth']:3d} {run['arm']:10s} seed {run['seed']}: diverged ({run['message']})")
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--arms", nargs="+", choices=list(ex.SWEEP_ARMS), default=list(ex.DEFAULT_ARMS))
             p.add_argument("--no-bn", action="store_true", help="train without BatchNorm")
     args = parser.parse_args(argv)
+    for option in ("depths", "arms"):
+        values = getattr(args, option, None) or []
+        if len(set(values)) != len(values):
+            parser.error(f"--{option} {' '.join(map(str, values))}: give each once (a repeat would "
+                         "record the same run twice)")
     if args.out is not None:
         try:
             ex.check_out_path(args.out, args.force)          # before the run, not after it
@@ -73,29 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fast:
         os.environ["COURSE_FAST"] = "1"
     seeds = range(args.seeds) if args.seeds else None
+    runs, seconds = ex.estimate(args.experiment, len(seeds) if seeds else None,
+                                getattr(args, "depths", None), getattr(args, "arms", None))
+    print(f"{args.experiment}: {runs} runs, estimated {ex.format_seconds(seconds)} on a 2-core CPU "
+          "(from the committed runs' timings)")
     start = time.perf_counter()
-    if args.experiment == "plain-vs-residual":
-        results = ex.plain_vs_residual(seeds)
-        for arm, s in results["summary"].items():
-            if arm in ex.ARMS:
-                print(f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})")
-        g = results["summary"]["gap"]
-        print(f"gap (residual - plain, same seed): {g['mean']:+.4f}, 95% CI [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]")
-    elif args.experiment == "seed-setting":
-        results = ex.seed_setting(seeds)
-        for design, d in results["designs"].items():
-            s = d["summary"]
-            print(f"{design:32s} plain {s['plain']['test_acc_mean']:.3f}  "
-                  f"residual {s['residual']['test_acc_mean']:.3f}  gap {s['gap']['mean']:+.3f}")
-    else:
-        results = ex.degradation(args.depths, seeds=seeds, arms=args.arms, use_bn=not args.no_bn,
-                              checkpoint=args.out)
-        for row in ex.degradation_table(results):
-            print(f"depth {row['depth']:3d} {row['arm']:10s} final train error "
-                  f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']}, {row['seconds']:.0f} s per run)")
-    results["meta"] = {**_meta(argv), "seconds": time.perf_counter() - start}
-    if args.out:
-        print("wrote", ex.save_results(results, args.out, force=True))
+    try:
+        with (files.claim(args.out) if args.out else nullcontext()):
+            results = _run(args, seeds)
+            results["meta"] = {**_meta(argv), "seconds": time.perf_counter() - start}
+            if args.out:
+                print("wrote", ex.save_results(results, args.out, force=True))
+    except files.FileBusyError as err:
+        parser.error(str(err))
+    except files.FileWriteError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130                                        # the experiment said what was kept
     return 0
 
 

@@ -8,26 +8,27 @@ comparison, in which the learning rate and batch size differ too.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
 
+from . import files
 from .config import is_fast, seed_everything
+from .files import RESULTS_DIR, check_out_path, load_results, save_results
 from .stats import paired_difference
 from .data import load_mnist
+from .explorer import SECONDS_PER_IMAGE_LAYER
 from .metrics import Accuracy, confusion_matrix
 from .models import cifar_resnet, resnet18
 from .training import OnLog, Runner, TrainingDiverged, evaluate
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
 ARMS = ("plain", "residual")
 
 
@@ -80,6 +81,29 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+
+
+# Measured on a 2-core CPU with 2 threads (data/results/): ResNet-18 on 32×32 digits takes about
+# 1.9 ms per image per epoch (plain_vs_residual.json: 71-80 s per run of 5 epochs × 8,000 images;
+# seed_setting.json agrees); the sweep's nets at 16×16 take `SECONDS_PER_IMAGE_LAYER` per image,
+# layer and epoch (degradation.json: 126-144 s per run at depth 110).
+RESNET18_SECONDS_PER_IMAGE_EPOCH = 1.9e-3
+
+
+def estimate(experiment: str, num_seeds: int | None = None, depths: Sequence[int] | None = None,
+             arms: Sequence[str] | None = None) -> tuple[int, float]:
+    """(number of runs, estimated seconds on a 2-core CPU) of a command-line experiment."""
+    p = preset(experiment)
+    seeds = num_seeds or p.seeds
+    if experiment == "plain-vs-residual":
+        runs = 2 * seeds
+        return runs, runs * p.num_epochs * (1000 if is_fast() else 8000) * RESNET18_SECONDS_PER_IMAGE_EPOCH
+    if experiment == "seed-setting":
+        runs = 3 * 2 * seeds
+        return runs, runs * p.num_epochs * 1000 * RESNET18_SECONDS_PER_IMAGE_EPOCH
+    depths, arms = list(depths or DEPTHS), list(arms or DEFAULT_ARMS)
+    per_seed = sum(depths) * len(arms) * p.num_epochs * p.num_train * SECONDS_PER_IMAGE_LAYER
+    return len(depths) * len(arms) * seeds, seeds * per_seed
 
 
 def lr_factor(step: int, total_steps: int, schedule: str, warmup_steps: int = 0) -> float:
@@ -151,38 +175,54 @@ def plain_vs_residual_config() -> TrainConfig:
 
 def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | None = None,
                       sizes: tuple[int, int, int] | None = None, progress: bool = True,
-                      on_log: OnLog | None = None, log=print) -> dict:
+                      on_log: OnLog | None = None, log=print, out: str | Path | None = None) -> dict:
     """ResNet-18 (ImageNet stem, 1×32×32 input) with and without residual connections.
 
     Defaults: 5 seeds, 5 epochs, SGD lr 0.01 momentum 0.9 with a cosine decay, weight decay
     5e-4, batch 64, the 8,000/1,000/1,000 split. Fast mode: 1 seed, 1 epoch, 1,000/200/200.
     `log` gets a line before each run: "run k of n", the time so far and an estimate of the rest.
+    `out`: a JSON path rewritten after every finished run, so an interrupted comparison keeps them.
     """
     seeds = list(seeds) if seeds is not None else list(range(preset("plain-vs-residual").seeds))
     cfg = cfg or plain_vs_residual_config()
     runs = []
     total, start = 2 * len(seeds), time.perf_counter()
-    try:
+    result = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds, "runs": runs}
+    with _kept_on_interrupt(out, lambda: len(runs), total, "TRAIN = False (notebook 07) or "
+                            "load_results('plain_vs_residual')"):
         for seed in seeds:
             data = load_mnist(*(sizes or (None, None, None)), seed=seed)
+            result["sizes"] = list(data.sizes())
             for arm in ARMS:
                 if log:
                     log(progress_line(len(runs), total, time.perf_counter() - start, f"seed {seed}, {arm}"))
                 seed_everything(seed)                           # same initialisation seed per arm
                 model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
-                result = train_arm(model, data, cfg, seed, progress=progress, on_log=on_log)
-                runs.append({"arm": arm, "seed": seed, **result.to_dict(),
+                trained = train_arm(model, data, cfg, seed, progress=progress, on_log=on_log)
+                runs.append({"arm": arm, "seed": seed, **trained.to_dict(),
                              "test_labels": data.test.y.tolist(),
-                             "confusion": confusion_matrix(torch.tensor(result.test_pred), data.test.y, 10).tolist()})
-    except KeyboardInterrupt:
-        print(f"\nInterrupted after {len(runs)} of {total} runs. To see the full results without training, "
-              "set TRAIN = False (notebook 07) or call load_results('plain_vs_residual').")
-        raise
+                             "confusion": confusion_matrix(torch.tensor(trained.test_pred), data.test.y, 10).tolist()})
+                result.update(summary=summarize(runs), seconds=time.perf_counter() - start)
+                if out:
+                    save_results(result, out)
     if log:
         log(f"done: {total} runs in {format_seconds(time.perf_counter() - start)}")
-    return {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds,
-            "sizes": list(data.sizes()), "runs": runs, "summary": summarize(runs),
-            "seconds": time.perf_counter() - start}
+    return result
+
+
+@contextmanager
+def _kept_on_interrupt(out: str | Path | None, finished: Callable[[], int], total: int, see: str):
+    """Hold `out`'s lock while the experiment writes it; on Ctrl-C say in one line what was kept."""
+    try:
+        with (files.claim(out) if out else nullcontext()):
+            yield
+    except KeyboardInterrupt:
+        done = finished()
+        kept = (f"the {done} finished run{'s are' if done != 1 else ' is'} in {out}" if out and done
+                else "nothing was saved" + ("" if out else " (no output file was given)"))
+        print(f"\nInterrupted after {done} of {total} runs: {kept}. To see full results without "
+              f"training, use {see}.")
+        raise
 
 
 def format_seconds(seconds: float) -> str:
@@ -234,13 +274,15 @@ SEED_SETTINGS = {
 SEED_PUBLISHED = {"plain": 0.81, "residual": 0.88}
 
 
-def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> dict:
+def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False,
+                 out: str | Path | None = None) -> dict:
     """Reproduce the seed course's confounded comparison, then remove the confound.
 
     Three designs, each over the same seeds:
       "seed (confounded)": each arm with its own lr and batch size, as published;
       "controlled, lr 0.01 batch 128": both arms with the residual arm's settings;
       "controlled, lr 0.005 batch 64": both arms with the plain arm's settings.
+    `out`: a JSON path rewritten after every finished run, so an interrupted run keeps them.
     """
     p = preset("seed-setting")
     seeds = list(seeds) if seeds is not None else list(range(p.seeds))
@@ -250,20 +292,25 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False) -> 
         "controlled, lr 0.005 batch 64": {a: SEED_SETTINGS["plain"] for a in ARMS},
     }
     epochs = p.num_epochs
-    out = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}
-    for name, arms in designs.items():
-        runs = []
-        for seed in seeds:
-            data = load_mnist(1000, 200, 200, seed=seed)
-            for arm in ARMS:
-                cfg = TrainConfig(**{**asdict(arms[arm]), "num_epochs": epochs})
-                seed_everything(seed)
-                model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
-                result = train_arm(model, data, cfg, seed, progress=progress)
-                runs.append({"arm": arm, "seed": seed, "test_acc": result.test_acc,
-                             "seconds": result.seconds, "config": asdict(cfg)})
-        out["designs"][name] = {"runs": runs, "summary": summarize(runs)}
-    return out
+    result = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}
+    finished = lambda: sum(len(d["runs"]) for d in result["designs"].values())   # noqa: E731
+    with _kept_on_interrupt(out, finished, len(designs) * len(seeds) * 2, "TRAIN = False (notebook 07) "
+                            "or load_results('seed_setting')"):
+        for name, arms in designs.items():
+            runs = []
+            for seed in seeds:
+                data = load_mnist(1000, 200, 200, seed=seed)
+                for arm in ARMS:
+                    cfg = TrainConfig(**{**asdict(arms[arm]), "num_epochs": epochs})
+                    seed_everything(seed)
+                    model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
+                    trained = train_arm(model, data, cfg, seed, progress=progress)
+                    runs.append({"arm": arm, "seed": seed, "test_acc": trained.test_acc,
+                                 "seconds": trained.seconds, "config": asdict(cfg)})
+                    result["designs"][name] = {"runs": runs, "summary": summarize(runs)}
+                    if out:
+                        save_results(result, out)
+    return result
 
 
 DEPTHS = (8, 14, 20, 32, 44, 56, 110)
@@ -306,46 +353,63 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
     unknown = [a for a in arms if a not in SWEEP_ARMS]
     if unknown:
         raise ValueError(f"unknown arms {unknown}; choose from {list(SWEEP_ARMS)}")
+    if len(set(depths)) != len(depths) or len(set(arms)) != len(arms):
+        raise ValueError(f"each depth and arm once, got depths {list(depths)} and arms {arms}: a repeat "
+                         "would record the same run twice")
     num_train = num_train or p.num_train
     out = {"experiment": "degradation", "config": asdict(cfg), "size": size, "num_train": num_train,
            "depths": list(depths), "seeds": seeds, "arms": arms, "use_bn": use_bn, "runs": []}
     total, k = len(depths) * len(seeds) * len(arms), 0
-    for seed in seeds:
-        data = load_mnist(num_train, p.num_eval, p.num_eval, seed=seed, size=size)
-        for depth in depths:
-            for arm in arms:
-                k += 1
-                kwargs = SWEEP_ARMS[arm]
-                seed_everything(seed)
-                model = cifar_resnet(depth, use_bn=use_bn, **kwargs)
-                try:
-                    result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False,
-                                       max_steps=max_steps)
-                except TrainingDiverged as err:              # record it honestly and go on
-                    out.setdefault("diverged", []).append({"depth": depth, "arm": arm, "seed": seed,
-                                                           "message": str(err)})
+    with _kept_on_interrupt(checkpoint, lambda: len(out["runs"]) + len(out.get("diverged", [])), total,
+                            "load_results('degradation')"):
+        for seed in seeds:
+            data = load_mnist(num_train, p.num_eval, p.num_eval, seed=seed, size=size)
+            for depth in depths:
+                for arm in arms:
+                    k += 1
+                    run = _sweep_run(depth, arm, seed, data, cfg, use_bn, progress, max_steps)
+                    if "message" in run:                          # record it honestly and go on
+                        out.setdefault("diverged", []).append(run)
+                        line = f"diverged ({run['message']})"
+                    else:
+                        out["runs"].append(run)
+                        line = (f"final train error {run['final_train_error']:.4f} loss "
+                                f"{run['final_train_loss']:.4f} ({run['seconds']:.0f} s)")
                     if log:
-                        log(f"[{k}/{total}] seed {seed} depth {depth} {arm}: diverged ({err})")
+                        log(f"[{k}/{total}] seed {seed} depth {depth:3d} {arm:10s} {line}")
                     if checkpoint:
                         save_results(out, checkpoint, force=True)
-                    continue
-                h = result.history
-                train_acc, train_loss = evaluate(model, data.train.loader(512))   # eval mode, whole training set
-                out["runs"].append({
-                    "depth": depth, "arm": arm, "seed": seed,
-                    "shortcut": kwargs.get("shortcut") if kwargs.get("use_residual", True) else None,
-                    "params": sum(p.numel() for p in model.parameters()),
-                    "step": h["step"], "train_loss": h["train_loss"], "train_acc": h["train_acc"],
-                    "epoch_end": h["epoch_end"],
-                    "final_train_error": 1 - train_acc, "final_train_loss": train_loss,
-                    "running_train_error": 1 - final_smoothed(h["train_acc"]),
-                    "test_acc": result.test_acc, "seconds": result.seconds})
-                if log:
-                    log(f"[{k}/{total}] seed {seed} depth {depth:3d} {arm:10s} final train error "
-                        f"{1 - train_acc:.4f} loss {train_loss:.4f} ({result.seconds:.0f} s)")
-                if checkpoint:
-                    save_results(out, checkpoint, force=True)
     return out
+
+
+# A run whose loss ends above this is reported as diverged: chance level is ln 10 ≈ 2.30, and
+# every committed run ends below 2.31 (plain-116 ends near 1e35 without a NaN on the way).
+DIVERGED_LOSS = 100.0
+
+
+def _sweep_run(depth: int, arm: str, seed: int, data, cfg: TrainConfig, use_bn: bool, progress: bool,
+               max_steps: int | None) -> dict:
+    """One run of the degradation sweep, as its JSON row; a diverged run gets a "message" instead."""
+    kwargs = SWEEP_ARMS[arm]
+    seed_everything(seed)
+    model = cifar_resnet(depth, use_bn=use_bn, **kwargs)
+    try:
+        result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False, max_steps=max_steps)
+    except TrainingDiverged as err:
+        return {"depth": depth, "arm": arm, "seed": seed, "message": str(err)}
+    h = result.history
+    train_acc, train_loss = evaluate(model, data.train.loader(512))   # eval mode, whole training set
+    if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
+        return {"depth": depth, "arm": arm, "seed": seed,
+                "message": f"the final training loss is {train_loss:.3g} (chance is about 2.3): the run diverged"}
+    return {"depth": depth, "arm": arm, "seed": seed,
+            "shortcut": kwargs.get("shortcut") if kwargs.get("use_residual", True) else None,
+            "params": sum(p.numel() for p in model.parameters()),
+            "step": h["step"], "train_loss": h["train_loss"], "train_acc": h["train_acc"],
+            "epoch_end": h["epoch_end"],
+            "final_train_error": 1 - train_acc, "final_train_loss": train_loss,
+            "running_train_error": 1 - final_smoothed(h["train_acc"]),
+            "test_acc": result.test_acc, "seconds": result.seconds}
 
 
 def train_twins(depth: int = 20, seeds: Sequence[int] | None = None, arms: Sequence[str] = ARMS,
@@ -405,46 +469,6 @@ def final_smoothed(values: Sequence[float], fraction: float = 0.1) -> float:
     """Mean over the last `fraction` of the values (at least one): a smoothed final value."""
     n = max(1, int(len(values) * fraction))
     return statistics.fmean(values[-n:])
-
-
-def check_out_path(path: str | Path, force: bool = False) -> Path:
-    """Fail before a long run, not after it: the folder must be writable, and an existing
-    file is kept unless `force`."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"--out {path} is a folder; give a file name such as {path / 'results.json'}")
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it (the committed "
-                              f"results in data/results/ are what the notebooks show)")
-    folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"cannot write to {folder}; choose another --out")
-    return path
-
-
-def save_results(results: dict, path: str | Path, force: bool = True) -> Path:
-    path = check_out_path(path, force)
-    clean = {k: v for k, v in results.items() if k != "models"}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(clean, indent=1))
-    os.replace(tmp, path)
-    return path
-
-
-def load_results(name_or_path: str | Path) -> dict:
-    """Load a results JSON by path, or by name from `data/results/` (e.g. "plain_vs_residual")."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = RESULTS_DIR / f"{name_or_path}.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no results file at {path}; produce it with "
-                                f"`python -m course_lib ...` (see data/results/README.md)")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is damaged or truncated ({err}); restore it with "
-                         f"`git checkout -- {path}` or re-run its command (data/results/README.md)") from None
 
 
 def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr: float = 0.05,

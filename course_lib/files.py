@@ -321,3 +321,46 @@ def claim(path: str | Path) -> Iterator[Path]:
         holder = _holder(lock)
         if holder and holder.get("pid") == os.getpid() and holder.get("thread") == me:
             lock.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------- results JSON
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "data" / "results"
+
+
+def check_out_path(path: str | Path, force: bool = False) -> Path:
+    """Fail before a long run, not after it: `path` must not be a folder, its folder must be
+    writable, and an existing file is kept unless `force`."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"--out {path} is a folder; give a file name such as {path / 'results.json'}")
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to overwrite it (the committed "
+                              f"results in data/results/ are what the notebooks show)")
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create {folder} ({_why(err)}); choose another --out") from None
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"cannot write to {folder}; choose another --out")
+    return path
+
+
+def save_results(results: dict, path: str | Path, force: bool = True) -> Path:
+    """Write a results dict as JSON (indent 1), atomically, with its SHA-256 record; trained
+    models (`"models"`) are left out."""
+    path = check_out_path(path, force)
+    return write_json(path, {k: v for k, v in results.items() if k != "models"}, indent=1)
+
+
+def load_results(name_or_path: str | Path) -> dict:
+    """Load a results JSON by path, or by name from `data/results/` (e.g. "plain_vs_residual"),
+    checked against its SHA-256 record when it has one (see the module docstring)."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = RESULTS_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file at {path}; produce it with "
+                                f"`python -m course_lib ...` (see data/results/README.md)")
+    return read_json(path, f"Restore it with `git checkout -- {path}` or re-run its command "
+                           "(data/results/README.md).")
