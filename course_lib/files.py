@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -83,12 +84,19 @@ def _alive(pid: int) -> bool:
 
 # ----------------------------------------------------------------------------- writing
 def _why(err: OSError) -> str:
-    import errno
     if err.errno == errno.ENOSPC:
         return "the disk is full"
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return "the folder or file is read-only"
     return err.strerror or type(err).__name__
+
+
+def _fix(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "free some space or choose another folder, then run again"
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make the folder writable or choose another one, then run again"
+    return "check the folder, then run again"
 
 
 def _temp_pattern(name: str) -> re.Pattern:
@@ -128,7 +136,8 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _replace_atomically(path: Path, writer: Callable[[BinaryIO], None]) -> str:
+def _replace_atomically(path: Path, writer: Callable[[BinaryIO], None],
+                        before_replace: Callable[[], None] = lambda: None) -> str:
     """Write through `writer` into a unique temporary file, fsync, replace `path`; the SHA-256."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX)
     try:
@@ -137,11 +146,35 @@ def _replace_atomically(path: Path, writer: Callable[[BinaryIO], None]) -> str:
             f.flush()
             os.fsync(f.fileno())
         digest = sha256_file(tmp)
+        before_replace()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return digest
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    with _WRITE_GUARD:
+        return _WRITE_LOCKS.setdefault(str(path.resolve()), threading.Lock())
+
+
+def _write_file_and_record(path: Path, writer: Callable[[BinaryIO], None]) -> None:
+    remove_stale_temps(path)
+    # The old record goes just before the replace: if writing stops there, the file on disk is
+    # complete (the replace is atomic) and has no record, never a record that does not match it.
+    digest = _replace_atomically(path, writer, lambda: record_path(path).unlink(missing_ok=True))
+    line = f"{digest}  {path.name}\n".encode()
+    try:
+        _replace_atomically(record_path(path), lambda f: f.write(line))
+        _fsync_folder(path.parent)
+    except OSError as err:
+        err.replaced = True          # the file is new; only its record is missing
+        raise
 
 
 def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
@@ -155,17 +188,17 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
         raise FileWriteError(f"{path} is a folder; give a file name inside it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(path)
-        digest = _replace_atomically(path, writer)
-        line = f"{digest}  {path.name}\n".encode()
-        _replace_atomically(record_path(path), lambda f: f.write(line))
-        _fsync_folder(path.parent)
+        with _write_lock(path):                # threads of one process take turns on one file
+            _write_file_and_record(path, writer)
     except OSError as err:
         if isinstance(err, FileWriteError):
             raise
-        raise FileWriteError(err.errno, f"could not write {path}: {_why(err)} ({type(err).__name__}: "
-                             f"{err.strerror or err}). The previous {path.name}, if any, is unchanged; "
-                             "free some space or choose another folder, then run again.") from None
+        state = (f"{path.name} was written but its integrity record was not" if getattr(err, "replaced", False) else
+                 f"the previous {path.name}, if any, is unchanged")
+        failure = FileWriteError(f"could not write {path}: {_why(err)} ({type(err).__name__}: "
+                                 f"{err.strerror or err}). {state[0].upper() + state[1:]}; {_fix(err)}.")
+        failure.errno = err.errno
+        raise failure from None
     return path
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import math
 import sys
 import time
@@ -29,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.std import tqdm
 
-from . import assets
+from . import assets, files
 from .config import eval_mode, is_fast, seed_everything
 from .data import Splits, TensorLoader, load_cats_dogs
 from .models import resnet18, resnet34
@@ -95,22 +96,32 @@ def extract_features(model: nn.Module, x: Tensor, size: int, batch_size: int = 5
     return Features(torch.cat(pooled), torch.cat(c4))
 
 
-def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True) -> Features:
-    """`extract_features`, cached on disk (git-ignored) by weights source, size and photos."""
+def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True, log=print) -> Features:
+    """`extract_features`, cached on disk (git-ignored) by weights source, size and photos.
+
+    The cache file is written with its SHA-256 record (`files.write_with`); a damaged cache file
+    is never used: `log` says so and the features are computed again. Where the cache cannot be
+    written (a read-only or full disk), `log` says why and the features are returned uncached.
+    """
     digest = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
     path = FEATURE_DIR / f"resnet50-{net.source}-{size}px-{digest}.pt"
     if path.is_file():
         try:
-            saved = torch.load(path, weights_only=True)
+            saved = torch.load(io.BytesIO(files.read_bytes(path, "It is computed again now.")),
+                               weights_only=True)
             if saved["pooled"].shape[0] == len(x) == saved["c4"].shape[0]:
                 return Features(saved["pooled"], saved["c4"])
-        except Exception:                     # a damaged cache file: compute it again
-            pass
+            raise ValueError(f"it holds features of {saved['pooled'].shape[0]} photos, not {len(x)}")
+        except files.DamagedFileError as err:
+            log(f"[feature cache] {err}")
+        except Exception as err:              # unreadable or of another shape: compute it again
+            log(f"[feature cache] {path} is damaged or not a feature cache ({type(err).__name__}: {err}); "
+                "it is computed again now.")
     feats = extract_features(net.model, x, size, progress=progress)
-    FEATURE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"pooled": feats.pooled, "c4": feats.c4}, tmp)
-    tmp.replace(path)
+    try:
+        files.write_with(path, lambda f: torch.save({"pooled": feats.pooled, "c4": feats.c4}, f))
+    except files.FileWriteError as err:       # a cache is optional: use the features uncached
+        log(f"[feature cache] not saved, so they will be computed again next time: {err}")
     return feats
 
 
