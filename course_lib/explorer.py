@@ -76,7 +76,7 @@ def check_sweep(sweep: dict | None, name: str = "the sweep") -> dict | None:
     if sweep is None:
         return None
     runs = sweep.get("runs") if isinstance(sweep, dict) else None
-    need = ("arm", "depth", "seed", "final_train_error", "step", "train_acc")
+    need = ("arm", "depth", "final_train_error", "step", "train_acc")     # what the explorer reads
     if not isinstance(runs, list) or not all(isinstance(r, dict) and all(k in r for k in need) for r in runs):
         what = sweep.get("experiment", "no 'experiment' entry") if isinstance(sweep, dict) else type(sweep).__name__
         raise ValueError(f"{name} is not a degradation sweep ({what}); the explorer needs the output of "
