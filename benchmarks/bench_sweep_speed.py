@@ -14,7 +14,6 @@ over the dev split per epoch and one over the training set at the end, forward o
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -22,14 +21,14 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from course_lib.experiments import DEPTHS, SWEEP_ARMS, degradation_config
+from course_lib import files
+from course_lib.experiments import DEFAULT_ARMS, DEPTHS, SWEEP_ARMS, degradation_config
 from course_lib.models import cifar_resnet
 
 
-def images_per_second(depth: int, use_residual: bool, shortcut: str, steps: int, batch: int = 128,
-                      size: int = 16) -> float:
+def images_per_second(depth: int, arm_kwargs: dict, steps: int, batch: int = 128, size: int = 16) -> float:
     torch.manual_seed(0)
-    model = cifar_resnet(depth, use_residual=use_residual, shortcut=shortcut).train()
+    model = cifar_resnet(depth, **arm_kwargs).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     x, y = torch.randn(batch, 1, size, size), torch.randint(0, 10, (batch,))
     for i in range(3 + steps):
@@ -51,19 +50,19 @@ def main() -> None:
     rows = []
     print(f"{'depth':>5s} {'arm':10s} {'img/s':>7s} {'predicted s/run':>15s}")
     for depth in DEPTHS:
-        for arm, (use_residual, shortcut) in SWEEP_ARMS.items():
-            speed = images_per_second(depth, use_residual, shortcut, args.steps)
+        for arm in DEFAULT_ARMS:                   # SWEEP_ARMS holds each arm's cifar_resnet arguments
+            speed = images_per_second(depth, SWEEP_ARMS[arm], args.steps)
             rows.append({"depth": depth, "arm": arm, "images_per_second": speed,
                          "predicted_seconds_per_run": images / speed})
             print(f"{depth:5d} {arm:10s} {speed:7.0f} {images / speed:15.0f}", flush=True)
     total = sum(r["predicted_seconds_per_run"] for r in rows) * 3
     print(f"predicted training time of the 3-seed sweep: {total / 60:.0f} min (without evaluations)")
     if args.out:
-        args.out.write_text(json.dumps({
+        files.write_json(args.out, {
             "rows": rows, "steps": args.steps, "batch": 128, "size": 16, "threads": torch.get_num_threads(),
             "torch": torch.__version__, "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"),
             "images_per_run": images, "predicted_sweep_seconds": total,
-            "command": f"python benchmarks/bench_sweep_speed.py --steps {args.steps} --out {args.out}"}, indent=1))
+            "command": f"python benchmarks/bench_sweep_speed.py --steps {args.steps} --out {args.out}"}, indent=1)
         print("wrote", args.out)
 
 
