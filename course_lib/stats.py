@@ -72,7 +72,7 @@ def binomial_interval(successes: int, n: int) -> tuple[float, float]:
     z, p = 1.959964, successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if successes == 0 else centre - half), (1.0 if successes == n else centre + half)
 
 
 def describe_vs_chance(successes: int, n: int, chance: float, what: str) -> str:
