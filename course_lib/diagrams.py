@@ -144,9 +144,9 @@ def basic_vs_bottleneck(channels: int = 256, expansion: int = 4):
 
 
 def shortcut_options():
-    """Shortcut options A, B and C (He et al. 2016, §3.3 and Table 3) at a stage boundary
+    """Shortcut options A and B (He et al. 2016, §3.3) and C (§4.1, Table 3) at a stage boundary
     (64 → 128 channels, stride 2) and inside a stage (128 → 128)."""
-    fig, ax = _canvas(9.0, 3.6, (-0.5, 13.0), (0.0, 4.6), "shortcut options (He et al. 2016, §3.3, Table 3)")
+    fig, ax = _canvas(9.0, 3.6, (-0.5, 13.0), (0.0, 4.6), "shortcut options (He et al. 2016: A and B in §3.3, C in §4.1)")
     options = [("A", "every 2nd pixel of x,\nplus 64 zero channels", "identity", "no extra weights"),
                ("B", "1×1 conv, stride 2 (projection)", "identity", "projections only where the shape changes"),
                ("C", "1×1 conv, stride 2 (projection)", "1×1 conv (projection)", "projections everywhere")]

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from .analysis import conv_output_size
 from .data import unnormalize
+from .stats import paired_difference
 
 
 def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
@@ -230,6 +231,22 @@ def epoch_mean_losses(run: dict) -> list[float]:
     """A sweep run's mean training loss in each epoch (its steps between `epoch_end` marks)."""
     bounds = [0] + run["epoch_end"]
     return [float(np.mean(run["train_loss"][a:b])) for a, b in zip(bounds, bounds[1:])]
+
+
+def last_epoch_change(runs: Sequence[dict]) -> dict:
+    """Has training levelled off? The change of the mean training loss from the second-to-last to
+    the last epoch, paired over seeds (`stats.paired_difference`), next to the batch-to-batch
+    noise of that change within one run: the standard error of a difference of two epoch means,
+    √(s²_last/n_last + s²_before/n_before) from the per-step losses, averaged over the runs."""
+    epochs = [epoch_mean_losses(r) for r in runs]
+    change = paired_difference([e[-1] for e in epochs], [e[-2] for e in epochs])
+    noise = []
+    for r in runs:
+        b = [0] + r["epoch_end"]
+        last, before = np.asarray(r["train_loss"][b[-2]:b[-1]]), np.asarray(r["train_loss"][b[-3]:b[-2]])
+        noise.append(float(np.sqrt(last.var(ddof=1) / len(last) + before.var(ddof=1) / len(before))))
+    return {**change, "before": float(np.mean([e[-2] for e in epochs])), "last": float(np.mean([e[-1] for e in epochs])),
+            "batch_noise": float(np.mean(noise))}
 
 
 def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", ax=None):

@@ -59,3 +59,43 @@ def describe_difference(ci: dict, what: str, unit_scale: float = 100, unit: str 
         return head + ". The interval lies below zero: the difference is negative beyond seed noise."
     return head + (". The interval includes zero: with these seeds the difference cannot be "
                    "told apart from seed-to-seed noise.")
+
+
+def binomial_interval(successes: int, n: int) -> tuple[float, float]:
+    """The Wilson score 95% interval for a proportion: `successes` of `n` trials.
+
+    (Wilson 1927; it keeps its coverage near 95% for small n and proportions near 0 or 1, where the
+    textbook p ± 1.96·√(p(1−p)/n) does not.)
+    """
+    if not (isinstance(n, int) and n > 0 and isinstance(successes, int) and 0 <= successes <= n):
+        raise ValueError(f"need 0 <= successes <= n with n > 0 (whole numbers), got {successes} of {n}")
+    z, p = 1.959964, successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (0.0 if successes == 0 else centre - half), (1.0 if successes == n else centre + half)
+
+
+def describe_vs_chance(successes: int, n: int, chance: float, what: str) -> str:
+    """A sentence that says whether an accuracy of `successes`/`n` is above chance, from its interval."""
+    low, high = binomial_interval(successes, n)
+    head = f"{what}: {successes / n:.1%} of {n} ({successes} right), 95% interval [{low:.1%}, {high:.1%}]; chance is {chance:.0%}"
+    if low > chance:
+        return head + ". The interval lies above chance: better than guessing, beyond sampling noise."
+    if high < chance:
+        return head + ". The interval lies below chance."
+    return head + ". The interval includes chance: it cannot be told apart from guessing."
+
+
+def modes(values: Sequence[float]) -> list[int]:
+    """Every index where `values` takes its largest value (ties kept: [1, 3, 3] -> [1, 2])."""
+    values = list(values)
+    if not values:
+        raise ValueError("modes of an empty sequence")
+    top = max(values)
+    return [i for i, v in enumerate(values) if v == top]
+
+
+def join_words(items: Sequence) -> str:
+    """'4', '4 and 5', '4, 5 and 6'."""
+    items = [str(x) for x in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -272,6 +272,6 @@ def resnet34_from_scratch(data: Splits, steps: int, lr: float = 1e-4, batch_size
     model = resnet34(num_classes=2, stem="cifar")
     seconds = fit(model, data.train.x, data.train.y, lr, steps, batch_size, seed, progress=progress,
                   desc="ResNet-34 from scratch", optimizer="adam")
-    return {"acc": accuracy(model, data.test.x, data.test.y, batch_size=100), "seconds": seconds, "steps": steps,
-            "epochs": steps * batch_size / len(data.train), "lr": lr, "seed": seed,
+    return {"acc": accuracy(model, data.test.x, data.test.y, batch_size=100), "n_test": len(data.test),
+            "seconds": seconds, "steps": steps, "epochs": steps * batch_size / len(data.train), "lr": lr, "seed": seed,
             "params": sum(q.numel() for q in model.parameters())}

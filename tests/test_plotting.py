@@ -29,3 +29,17 @@ def test_smooth_and_plots(tmp_path):
     live(h)
     assert live.num_updates == 2
     plt.close("all")
+
+
+def test_last_epoch_change_pairs_seeds_and_measures_batch_noise():
+    from course_lib.plotting import last_epoch_change
+    flat = [{"train_loss": [1.0, 0.5, 0.3, 0.1, 0.2, 0.1, 0.2, 0.1, 0.2][: 9], "epoch_end": [3, 6, 9]},
+            {"train_loss": [1.0, 0.6, 0.4, 0.2, 0.1, 0.2, 0.1, 0.2, 0.1], "epoch_end": [3, 6, 9]}]
+    c = last_epoch_change(flat)
+    assert c["n"] == 2 and c["batch_noise"] > 0
+    assert abs(c["before"] - (0.4 / 3 + 0.5 / 3) / 2) < 1e-9 and abs(c["last"] - (0.5 / 3 + 0.4 / 3) / 2) < 1e-9
+    falling = [{"train_loss": [1.0] * 3 + [0.9, 0.91, 0.89] + [0.5, 0.51, 0.49], "epoch_end": [3, 6, 9]},
+               {"train_loss": [1.0] * 3 + [0.92, 0.9, 0.91] + [0.52, 0.5, 0.5], "epoch_end": [3, 6, 9]},
+               {"train_loss": [1.0] * 3 + [0.9, 0.9, 0.92] + [0.5, 0.49, 0.51], "epoch_end": [3, 6, 9]}]
+    c = last_epoch_change(falling)
+    assert c["excludes_zero"] and c["mean"] < -0.3 and abs(c["mean"]) > 2 * c["batch_noise"]

@@ -47,3 +47,30 @@ def test_describe_says_what_the_interval_says():
     assert "includes zero" in around
     below = describe_difference(paired_difference([0.8, 0.8, 0.81], [0.9, 0.91, 0.92]), "gap")
     assert "below zero" in below
+
+
+def test_binomial_interval_matches_the_wilson_formula_and_stays_in_range():
+    from course_lib.stats import binomial_interval
+    low, high = binomial_interval(177, 300)                  # 59.0%, the printed ResNet-34 result
+    assert abs(low - 0.5335) < 1e-3 and abs(high - 0.6442) < 1e-3
+    assert binomial_interval(0, 10)[0] == 0.0 and binomial_interval(10, 10)[1] == 1.0
+    assert 0 < binomial_interval(0, 10)[1] < 0.35            # zero successes still leave room above 0
+    for bad in [(5, 0), (11, 10), (-1, 10), (0.5, 10)]:
+        with pytest.raises(ValueError):
+            binomial_interval(*bad)
+
+
+def test_describe_vs_chance_says_what_the_interval_says():
+    from course_lib.stats import describe_vs_chance
+    assert "above chance" in describe_vs_chance(177, 300, 0.5, "x")
+    assert "includes chance" in describe_vs_chance(160, 300, 0.5, "x")      # 53.3%: [47.7%, 58.9%]
+    assert "below chance" in describe_vs_chance(120, 300, 0.5, "x")
+
+
+def test_modes_keep_ties_and_join_words_reads_them():
+    from course_lib.stats import join_words, modes
+    assert modes([1, 9, 36, 84, 126, 126, 84, 36, 9, 1]) == [4, 5]
+    assert modes([3, 1]) == [0] and modes([2.0, 2.0, 2.0]) == [0, 1, 2]
+    assert join_words([4]) == "4" and join_words([4, 5]) == "4 and 5" and join_words([4, 5, 6]) == "4, 5 and 6"
+    with pytest.raises(ValueError):
+        modes([])
