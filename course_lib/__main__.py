@@ -24,7 +24,7 @@ import torch
 from contextlib import nullcontext
 
 from . import experiments as ex
-from . import files
+from . import files, report
 from .config import get_device, is_fast
 from .models import check_depth
 
@@ -70,25 +70,14 @@ def _run(args, seeds) -> dict:
     """Run the chosen experiment, writing `--out` after every finished run; print its summary."""
     if args.experiment == "plain-vs-residual":
         results = ex.plain_vs_residual(seeds, out=args.out)
-        for arm, s in results["summary"].items():
-            if arm in ex.ARMS:
-                print(f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})")
-        g = results["summary"]["gap"]
-        print(f"gap (residual - plain, same seed): {g['mean']:+.4f}, 95% CI [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]")
     elif args.experiment == "seed-setting":
         results = ex.seed_setting(seeds, out=args.out)
-        for design, d in results["designs"].items():
-            s = d["summary"]
-            print(f"{design:32s} plain {s['plain']['test_acc_mean']:.3f}  "
-                  f"residual {s['residual']['test_acc_mean']:.3f}  gap {s['gap']['mean']:+.3f}")
     else:
         results = ex.degradation(args.depths, seeds=seeds, arms=args.arms, use_bn=not args.no_bn,
                                  checkpoint=args.out)
-        for row in ex.degradation_table(results):
-            print(f"depth {row['depth']:3d} {row['arm']:10s} final train error "
-                  f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']}, {row['seconds']:.0f} s per run)")
-        for run in results.get("diverged", []):
-            print(f"depth {run['depth']:3d} {run['arm']:10s} seed {run['seed']}: diverged ({run['message']})")
+    rows = ex.degradation_table(results) if args.experiment == "degradation" else ()
+    for line in report.summary_lines(results, rows):
+        print(line)
     return results
 
 
@@ -122,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = range(args.seeds) if args.seeds else None
     runs, seconds = ex.estimate(args.experiment, len(seeds) if seeds else None,
                                 getattr(args, "depths", None), getattr(args, "arms", None))
-    print(f"{args.experiment}: {runs} runs, estimated {ex.format_seconds(seconds)} on a 2-core CPU "
+    print(f"{args.experiment}: {runs} runs, estimated {report.format_seconds(seconds)} on a 2-core CPU "
           "(from the committed runs' timings)")
     start = time.perf_counter()
     try:

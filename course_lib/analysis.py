@@ -12,6 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .report import format_table      # noqa: F401 - the notebooks import it from here
+
 from .config import eval_mode, train_mode
 
 
@@ -78,25 +80,6 @@ def trace_shapes(model: nn.Module, input_size: Sequence[int], batch_size: int = 
         for h in hooks:
             h.remove()
     return rows
-
-
-def format_table(rows: Sequence[Sequence], headers: Sequence[str]) -> str:
-    """A plain-text table with aligned columns (numbers with thousands separators)."""
-    def fmt(v):
-        if isinstance(v, bool):
-            return str(v)
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return str(v)
-    cells = [[fmt(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.rjust(w) if c[:1].isdigit() or c[:1] == "-" else c.ljust(w)
-                      for c, w in zip(r, widths)) for r in cells]
-    return "\n".join(out)
 
 
 def tf_same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:

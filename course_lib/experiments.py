@@ -1,4 +1,5 @@
-"""The course's paper experiments, as functions (the command line is `python -m course_lib`).
+"""The course's paper experiments and their presets, as functions (the command line is
+`python -m course_lib`). Results files are written and read by `files`; their text by `report`.
 
 The controlled comparisons give both arms the same hyperparameters, the same initialisation seed
 and the same data order; only the shortcut differs (`use_residual`, or in the degradation sweep
@@ -21,11 +22,12 @@ import torch.nn as nn
 
 from . import files
 from .config import is_fast, seed_everything
-from .files import RESULTS_DIR, check_out_path, load_results, save_results
+from .files import RESULTS_DIR, check_out_path, load_results, save_results   # noqa: F401 - re-exported
 from .stats import paired_difference
 from .data import load_mnist
 from .metrics import Accuracy, confusion_matrix
 from .models import cifar_resnet, resnet18
+from .report import format_seconds, progress_line      # noqa: F401 - the notebooks import them from here
 from .training import OnLog, Runner, TrainingDiverged, evaluate
 
 ARMS = ("plain", "residual")
@@ -223,24 +225,6 @@ def _kept_on_interrupt(out: str | Path | None, finished: Callable[[], int], tota
         print(f"\nInterrupted after {done} of {total} runs: {kept}. To see full results without "
               f"training, use {see}.")
         raise
-
-
-def format_seconds(seconds: float) -> str:
-    """42 s, 3 min 05 s, 1 h 02 min."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def progress_line(done: int, total: int, elapsed: float, what: str = "") -> str:
-    """"run k of n (what); elapsed ...; about ... left" with the estimate from the runs so far."""
-    line = f"run {done + 1} of {total}" + (f" ({what})" if what else "") + f"; elapsed {format_seconds(elapsed)}"
-    if done:
-        line += f", about {format_seconds(elapsed / done * (total - done))} left (estimated from the runs so far)"
-    return line
 
 
 def summarize(runs: Sequence[dict]) -> dict:

@@ -1,0 +1,63 @@
+"""Text for people: plain-text tables, durations, progress lines, and the summary lines the
+command line prints for each experiment's results.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+def format_table(rows: Sequence[Sequence], headers: Sequence[str]) -> str:
+    """A plain-text table with aligned columns (numbers with thousands separators)."""
+    def fmt(v):
+        if isinstance(v, bool):
+            return str(v)
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+    cells = [[fmt(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) if c[:1].isdigit() or c[:1] == "-" else c.ljust(w)
+                      for c, w in zip(r, widths)) for r in cells]
+    return "\n".join(out)
+
+
+def format_seconds(seconds: float) -> str:
+    """42 s, 3 min 05 s, 1 h 02 min."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def progress_line(done: int, total: int, elapsed: float, what: str = "") -> str:
+    """"run k of n (what); elapsed ...; about ... left" with the estimate from the runs so far."""
+    line = f"run {done + 1} of {total}" + (f" ({what})" if what else "") + f"; elapsed {format_seconds(elapsed)}"
+    if done:
+        line += f", about {format_seconds(elapsed / done * (total - done))} left (estimated from the runs so far)"
+    return line
+
+
+def summary_lines(results: dict, sweep_rows: Sequence[dict] = ()) -> list[str]:
+    """What `python -m course_lib` prints at the end of an experiment, one line per row; for the
+    degradation sweep, `sweep_rows` are `experiments.degradation_table(results)`."""
+    if results["experiment"] == "plain-vs-residual":
+        lines = [f"{arm:9s} test accuracy {s['test_acc_mean']:.4f} ± {s['test_acc_std']:.4f} (n={s['n']})"
+                 for arm, s in results["summary"].items() if arm != "gap"]
+        g = results["summary"]["gap"]
+        return lines + [f"gap (residual - plain, same seed): {g['mean']:+.4f}, "
+                        f"95% CI [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]"]
+    if results["experiment"] == "seed-setting":
+        return [f"{design:32s} plain {d['summary']['plain']['test_acc_mean']:.3f}  "
+                f"residual {d['summary']['residual']['test_acc_mean']:.3f}  gap {d['summary']['gap']['mean']:+.3f}"
+                for design, d in results["designs"].items()]
+    lines = [f"depth {row['depth']:3d} {row['arm']:10s} final train error "
+             f"{row['mean']:.4f} ± {row['std']:.4f} (n={row['n']}, {row['seconds']:.0f} s per run)"
+             for row in sweep_rows]
+    return lines + [f"depth {run['depth']:3d} {run['arm']:10s} seed {run['seed']}: diverged ({run['message']})"
+                    for run in results.get("diverged", [])]
