@@ -12,9 +12,11 @@
   with line-ending conversion on checkout, which a recorded hash would then refuse).
 - `claim(path)` holds `<name>.lock` (created exclusively, with the holder's pid, host and command)
   while a run writes `path`; a second run is refused at its start with `FileBusyError` naming the
-  first. A lock left by a process that no longer runs on this machine is taken over.
+  first. A lock left by a process that no longer runs on this machine is taken over (on Windows,
+  where this module cannot tell, the message names the lock to delete by hand).
 - Temporary files are named `.<name>.<pid>.<random>.course-tmp`; `remove_stale_temps` deletes
   only names of exactly that shape whose process has ended, never another file.
+- Results JSON: `check_out_path` (before a long run), `save_results`, `load_results`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ def _alive(pid: int) -> bool:
     """Whether process `pid` runs on this machine."""
     if pid <= 0:
         return False
+    if sys.platform == "win32":
+        return True                  # os.kill(pid, 0) would end the process there: never assume it died
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
