@@ -189,7 +189,8 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
     cfg = cfg or plain_vs_residual_config()
     runs = []
     total, start = 2 * len(seeds), time.perf_counter()
-    result = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds, "runs": runs}
+    result = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds, "sizes": None,
+              "runs": runs}                                  # the keys in the committed files' order
     with _kept_on_interrupt(out, lambda: len(runs), total, "TRAIN = False (notebook 07) or "
                             "load_results('plain_vs_residual')"):
         for seed in seeds:
