@@ -94,6 +94,9 @@ def test_depth_explorer_in_jupyterlab(page, lab):
     page.screenshot(path=str(ARTIFACTS / "08_after_run_all.png"), full_page=False)
     first = readout(page)
     assert "-56" in first, first
+    cell = explorer_cell(page)                       # after running: the live widget alone, once
+    assert cell.locator(".widget-slider").count() == 1
+    assert cell.locator(".jp-RenderedImage").count() == 0, "the saved picture stayed above the live widget"
 
     # keyboard: focus the handle, one step left → 44
     handle = slider.locator(".noUi-handle")
@@ -138,47 +141,25 @@ def test_start_here_runs_clean(page, lab):
     assert page.locator(".jp-OutputArea-output img").count() >= 1      # the image grid rendered
 
 
+def explorer_cell(page):
+    return page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text="depth_explorer(depth=56")).first
+
+
 def test_unexecuted_notebook_08_shows_the_explorer_picture(page, lab):
-    """A fresh clone, opened without running anything: the saved figures, the explorer's
-    static picture and finished progress lines are there before the kernel does anything."""
+    """A fresh clone, opened without running anything: the saved figures, the explorer as one
+    static picture (no dead widget drawn from saved state) and finished progress lines."""
     page.goto(f"{lab['base']}/lab/tree/notebooks/08_depth_explorer.ipynb?token={lab['token']}&reset")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     dismiss_dialogs(page)
-    caption = page.locator(".jp-OutputArea-output", has_text="Saved picture of the widget").first
-    caption.scroll_into_view_if_needed(timeout=30_000)
-    # the explorer's PNG comes right after its caption (settings first, then the picture)
-    picture = page.locator(".jp-Cell", has=caption).locator(".jp-OutputArea-output img").first
-    picture.wait_for(timeout=30_000)
-    width = picture.evaluate("img => img.naturalWidth")
+    cell = explorer_cell(page)
+    cell.scroll_into_view_if_needed(timeout=30_000)
+    picture = cell.locator(".jp-OutputArea-output img")
+    picture.first.wait_for(timeout=30_000)
+    assert picture.count() == 1, f"{picture.count()} pictures of the explorer before running"
+    width = picture.first.evaluate("img => img.naturalWidth")
     assert width > 500, f"the explorer's saved picture did not load (naturalWidth {width})"
-    picture.scroll_into_view_if_needed()
+    assert cell.locator(".jupyter-widgets, .widget-slider").count() == 0, "a dead copy of the widget is drawn"
+    assert page.locator(".jp-Notebook .widget-slider").count() == 0
     page.screenshot(path=str(ARTIFACTS / "08_unexecuted_explorer_picture.png"))
     text = page.locator(".jp-Notebook").evaluate("n => n.textContent")
-    assert "Saved picture of the widget" in text
     assert not re.search(r"(?<!\d)0%\|", text), "a saved progress bar reads 0%"
-
-
-def test_static_site_opens_offline(browser, tmp_path):
-    from course_lib.site import build_site
-
-    build_site(tmp_path)
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    requests = []
-    context.on("request", lambda r: requests.append(r.url))
-    page = context.new_page()
-    try:
-        page.goto((tmp_path / "index.html").as_uri())
-        links = page.locator("li a")
-        assert links.count() >= 11
-        page.locator("li a", has_text="08").click()
-        page.wait_for_load_state("load")
-        images = page.locator("img")
-        assert images.count() > 3
-        widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
-        assert all(w > 0 for w in widths), f"pictures that did not load: {widths}"
-        assert page.locator("text=Saved picture of the widget").count() >= 1
-        page.screenshot(path=str(ARTIFACTS / "site_08.png"), full_page=False)
-    finally:
-        context.close()
-    foreign = [u for u in requests if not u.startswith(("file://", "data:"))]
-    assert not foreign, f"the static site asked the network for: {foreign[:5]}"
