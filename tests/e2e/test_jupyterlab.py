@@ -163,3 +163,24 @@ def test_unexecuted_notebook_08_shows_the_explorer_picture(page, lab):
     page.screenshot(path=str(ARTIFACTS / "08_unexecuted_explorer_picture.png"))
     text = page.locator(".jp-Notebook").evaluate("n => n.textContent")
     assert not re.search(r"(?<!\d)0%\|", text), "a saved progress bar reads 0%"
+
+
+@pytest.mark.parametrize("notebook", ["03_1x1_convolutions_and_shortcuts.ipynb", "04_bottlenecks_and_parameter_counts.ipynb",
+                                      "09_resnet_in_practice.ipynb"])
+def test_unexecuted_widgets_show_once_as_pictures(page, lab, notebook):
+    """Before anything runs, every widget is its one saved picture: no dead copy from saved state."""
+    import json
+    from pathlib import Path
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / notebook).read_text())
+    shows = [c for c in nb["cells"] if c["cell_type"] == "code" and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
+    page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?token={lab['token']}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    dismiss_dialogs(page)
+    for cell_json in shows:
+        first = "".join(cell_json["source"]).splitlines()[0][:40]
+        cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=first)).first
+        cell.scroll_into_view_if_needed(timeout=30_000)
+        cell.locator(".jp-OutputArea-output img").first.wait_for(timeout=30_000)
+        assert cell.locator(".jp-OutputArea-output img").count() == 1, f"{notebook}: {first}"
+        assert cell.locator(".jupyter-widgets").count() == 0, f"{notebook}: a dead widget copy under {first}"
+    page.screenshot(path=str(ARTIFACTS / f"unexecuted_{notebook[:2]}.png"))
