@@ -40,10 +40,6 @@ def defining_cell(cells: list[str], name: str) -> int | None:
     return None
 
 
-def _ordinal(n: int) -> str:
-    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
-
-
 def _first_line(source: str) -> str:
     return next((line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")), "")
 
@@ -51,7 +47,7 @@ def _first_line(source: str) -> str:
 def name_error_hint(name: str, cells: list | None, current: int | None = None) -> str:
     """The paragraph shown under a NameError for `name`, given the notebook's code cells (their
     sources, or the cells themselves with their saved timings) and the index of the cell that failed."""
-    from .runtimes import SLOW_SECONDS, cell_seconds, duration
+    from .runtimes import SLOW_SECONDS, cell_seconds, duration, ordinal
 
     sources = [c if isinstance(c, str) else "".join(c.get("source", "")) for c in cells or []]
     rerun = ("Run the cells above this one first (Run → Run All Above Selected Cell); after a "
@@ -59,14 +55,14 @@ def name_error_hint(name: str, cells: list | None, current: int | None = None) -
     where = defining_cell(sources, name) if sources else None
     if where is None:
         return f"Hint: `{name}` is not defined yet. {rerun}"
-    text = (f"Hint: `{name}` is defined in the {_ordinal(where + 1)} code cell from the top of this notebook "
+    text = (f"Hint: `{name}` is defined in the {ordinal(where + 1)} code cell from the top of this notebook "
             f"(the number in In [ ] counts runs, not cells), the one that starts with `{_first_line(sources[where])[:60]}`. "
             + rerun)
     stop = current if current is not None else len(sources)
     slow = [(i, cell_seconds(c)) for i, c in enumerate(cells[:stop]) if not isinstance(c, str)]
     slow = [(i, t) for i, t in slow if t is not None and t > SLOW_SECONDS]
     if slow:
-        text += (" On the way, " + "; ".join(f"the {_ordinal(i + 1)} code cell (`{_first_line(sources[i])[:40]}`) "
+        text += (" On the way, " + "; ".join(f"the {ordinal(i + 1)} code cell (`{_first_line(sources[i])[:40]}`) "
                                             f"took {duration(t)}" for i, t in slow)
                  + " in the committed run: to save that time, run only the cells you need, one by one.")
     return text

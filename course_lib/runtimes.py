@@ -81,9 +81,14 @@ def header_line(nb: dict) -> str:
             "every slow cell shows a progress bar with the time left.")
 
 
-def slow_note(seconds: float) -> str:
-    return (f"<!-- runtime -->*The next code cell took {duration(seconds)} in the committed full run (2-core CPU); "
+def slow_note(seconds: float, k: int = 1) -> str:
+    which = "The next code cell" if k == 1 else f"The {ordinal(k)} code cell below"
+    return (f"<!-- runtime -->*{which} took {duration(seconds)} in the committed full run (2-core CPU); "
             "its progress bar shows the time left on your machine.*<!-- /runtime -->")
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def updated(nb: dict) -> dict:
@@ -93,16 +98,16 @@ def updated(nb: dict) -> dict:
     cells = nb["cells"]
     head = HEADER.sub("", "".join(cells[0]["source"])).rstrip("\n")
     _set(cells[0], head + "\n\n" + header_line(nb))
-    slow = dict(slow_cells(nb))
+    notes: dict[int, list[str]] = {}
+    for i, seconds in slow_cells(nb):                   # a note in the nearest markdown cell above
+        above = next((j for j in range(i - 1, -1, -1) if cells[j]["cell_type"] == "markdown"), None)
+        if above is not None:
+            k = sum(cells[j]["cell_type"] == "code" for j in range(above + 1, i + 1))
+            notes.setdefault(above, []).append(slow_note(seconds, k))
     for i, cell in enumerate(cells):
-        if cell["cell_type"] != "markdown":
-            continue
-        text = SLOW_NOTE.sub("", "".join(cell["source"])).rstrip("\n")
-        nxt = next((j for j in range(i + 1, len(cells)) if cells[j]["cell_type"] == "code"), None)
-        below_is_next = nxt is not None and all(cells[k]["cell_type"] == "code" for k in range(i + 1, nxt + 1))
-        if below_is_next and nxt in slow:
-            text += "\n\n" + slow_note(slow[nxt])
-        _set(cell, text)
+        if cell["cell_type"] == "markdown":
+            text = SLOW_NOTE.sub("", "".join(cell["source"])).rstrip("\n")
+            _set(cell, text + "".join("\n\n" + note for note in notes.get(i, [])))
     return nb
 
 
