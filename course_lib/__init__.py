@@ -6,9 +6,11 @@ from .environment import check_environment
 from .metrics import Accuracy
 from .models import Bottleneck, ResBlock, ResNet, cifar_resnet, resnet18, resnet34, resnet50
 from .training import Runner
+from . import accessibility as _accessibility
 from . import hints as _hints
 
 _hints.install()            # in IPython, a NameError names the cell that defines the name
+_accessibility.install()    # colour-blind-safe colour cycle; in IPython, alt text on every figure
 
 __version__ = "0.1.0"
 __all__ = ["Accuracy", "Bottleneck", "ResBlock", "ResNet", "Runner", "check_environment", "cifar_resnet",

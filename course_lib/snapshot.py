@@ -55,11 +55,24 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
     return parts
 
 
+def picture_alt(parts: list[tuple[str, object]], index: int) -> str:
+    """Alt text for the picture parts[index]: "saved picture of the widget: " what its figure
+    shows (the PNG's "Description", written by `plotting.figure_to_png`), then the widget's
+    settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    from .accessibility import ALT_MAX, png_alt
+
+    texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
+    said = [t for t in [png_alt(parts[index][1]), "; ".join(texts)] if t]
+    alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
+    return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"
+
+
 def show(widget) -> None:
-    """Display the static snapshot of `widget`, then the live widget."""
+    """Display the static snapshot of `widget` (its pictures with alt text), then the live widget."""
     from IPython.display import Image, Markdown, display
 
-    for kind, payload in snapshot_parts(widget):
-        display(Image(payload) if kind == "png" else Markdown(payload))
+    parts = snapshot_parts(widget)
+    for i, (kind, payload) in enumerate(parts):
+        display(Image(payload, metadata={"alt": picture_alt(parts, i)}) if kind == "png" else Markdown(payload))
     display(widget)
     display(Markdown(RESTART_NOTE))
