@@ -288,7 +288,7 @@ _CSS = ("\n:root {" + "".join(f"--jp-mirror-editor-{k}-color: {v};" for k, v in 
         + f"--jp-cell-outprompt-font-color: {PROMPT_COLOURS['outprompt']};"
         + f"--jp-cell-prompt-not-active-font-color: {PROMPT_COLOURS['prompt-not-active']};"
         + "--jp-cell-prompt-not-active-opacity: 1;}\n"
-        + ".jp-RenderedHTMLCommon a, .course-nav a { text-decoration: underline; }\n"
+        + ".jp-RenderedHTMLCommon a:link, .jp-RenderedHTMLCommon a:visited, .course-nav a { text-decoration: underline; }\n"
         + f".course-nav {{ font-family: sans-serif; font-size: 14px; color: {NAV_COLOURS['text']};"
         + " padding: 6px 16px; border-bottom: 1px solid #ccc; background: #fff; }\n"
         + ".course-nav.bottom { border-top: 1px solid #ccc; border-bottom: none; margin-top: 2em; }\n"
@@ -303,7 +303,7 @@ _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{% block extra_css %}<style>{{ resources.course_css }}</style>{% endblock extra_css %}
+{%- block html_head_css -%}<style>{{ resources.course_css }}</style>{%- endblock html_head_css -%}
 {%- block body_header -%}
 <body class="jp-Notebook" data-jp-theme-light="true" data-jp-theme-name="JupyterLab Light">
 {{ resources.course_nav_top }}
@@ -392,6 +392,7 @@ def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str
     body, _ = exporter.from_notebook_node(nb, resources={"course_css": _CSS, "course_nav_top": nav_top,
                                                          "course_nav_bottom": nav_bottom, "language_code": "en"})
     body = _EXTERNAL_SCRIPT.sub("", body)                               # safety: nothing from the network
+    body = re.sub(r"<th>\s*</th>", "<td></td>", body)                   # an empty corner is not a header
     return re.sub(r'href="([\w.-]+)\.ipynb"', r'href="\1.html"', body)   # links between notebooks
 
 
