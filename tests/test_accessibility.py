@@ -97,6 +97,18 @@ def test_ipython_figures_get_alt_text_in_their_metadata(tmp_path, monkeypatch):
         InteractiveShell.clear_instance()
 
 
+def test_the_readme_states_the_measured_differences():
+    from pathlib import Path
+
+    visions = [None, "protanopia", "deuteranopia", "tritanopia"]
+    measured = (round(cvd_distance(MATPLOTLIB_DEFAULT[2], MATPLOTLIB_DEFAULT[3], "deuteranopia")),
+                round(min(cvd_distance(PALETTE[2], PALETTE[3], v) for v in visions)),
+                round(closest_pair(PALETTE[:4])[0]))
+    readme = " ".join((Path(course_lib.__file__).parents[1] / "README.md").read_text().split())
+    assert (f"(colour difference ΔE {measured[0]} under simulation)" in readme
+            and f"at least ΔE {measured[1]} apart" in readme and f"C0–C3 at least ΔE {measured[2]}" in readme), measured
+
+
 @pytest.mark.parametrize("vision", ["protanopia", "deuteranopia", "tritanopia"])
 def test_plain_and_residual_differ_for_every_vision(vision):
     assert cvd_distance(plotting.ARM_COLOURS["plain"], plotting.ARM_COLOURS["residual"], vision) >= APART
