@@ -296,7 +296,8 @@ _CSS = ("\n:root {" + "".join(f"--jp-mirror-editor-{k}-color: {v};" for k, v in 
         + ".course-nav .bar { display: flex; gap: 1.5em; flex-wrap: wrap; }\n"
         + ".course-nav .next { margin-left: auto; }\n"
         + ".course-nav details { margin-top: 4px; } .course-nav summary { cursor: pointer; }\n"
-        + ".course-nav ol { list-style: none; padding-left: 0; margin: 4px 0; columns: 2; }\n"
+        + ".course-nav ol { list-style: none; padding-left: 0; margin: 4px 0; }\n"
+        + ".course-nav li { margin: 2px 0; }\n"
         + f".course-nav .meta {{ color: {NAV_COLOURS['muted']}; }}\n")
 
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -339,15 +340,16 @@ def title_and_topic(nb) -> tuple[str, str]:
 
 
 def _time(page: Page) -> str:
-    return f"full run {page.time}" if page.time else "full run: no time measured in the README"
+    return f"full run: {page.time}" if page.time else "full run: no time measured in the README"
 
 
 def course_map(pages: list[Page], current: str | None = None) -> str:
     items = []
     for p in pages:
         here = ' aria-current="page"' if p.href == current else ""
+        about = f"{p.topic} ({_time(p)})" if p.topic else f"({_time(p)})"
         items.append(f'<li><a href="{html.escape(p.href)}"{here}>{html.escape(p.title)}</a>'
-                     f' <span class="meta">({html.escape(_time(p))})</span></li>')
+                     f' <span class="meta">{html.escape(about)}</span></li>')
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
 

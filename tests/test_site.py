@@ -108,7 +108,7 @@ def test_the_index_lists_notebooks_once_numbered_with_topic_and_time(built):
         nb = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
         _, topic = site.title_and_topic(nb)
         assert topic and topic in index.replace("&#x27;", "'").replace("&quot;", '"'), stem
-        assert f"full run {times[stem]}" in index, stem
+        assert f"full run: {times[stem]}" in index, stem
 
 
 def test_every_committed_notebook_has_a_measured_time_in_the_readme():
@@ -177,7 +177,8 @@ def test_site_is_built_from_the_committed_notebooks(tmp_path, monkeypatch):
     assert "What the course committed." in page and "autosaved" not in page
     assert [p.name for p in paths] == ["index.html", "00_a.html"]          # untracked notebooks stay out
     assert said == ["1 notebook(s) differ from the committed version (00_a.ipynb); the site shows the committed ones"]
-    assert "full run 3 s" in (tmp_path / "out" / "index.html").read_text()
+    assert "full run: 3 s" in (tmp_path / "out" / "index.html").read_text()
+    assert "The topic. (full run: 3 s)" in (tmp_path / "out" / "00_a.html").read_text()     # the course map
 
 
 def test_outside_git_the_site_says_so_and_uses_the_working_copies(tmp_path, monkeypatch):
