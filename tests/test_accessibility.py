@@ -112,3 +112,18 @@ def test_the_readme_states_the_measured_differences():
 @pytest.mark.parametrize("vision", ["protanopia", "deuteranopia", "tritanopia"])
 def test_plain_and_residual_differ_for_every_vision(vision):
     assert cvd_distance(plotting.ARM_COLOURS["plain"], plotting.ARM_COLOURS["residual"], vision) >= APART
+
+
+def test_a_kernel_saves_alt_text_with_every_figure(tmp_path, monkeypatch):
+    """The same in a real kernel (matplotlib-inline, pyplot imported after the course)."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = new_notebook(cells=[
+        new_code_cell("import course_lib\nimport matplotlib.pyplot as plt\n"
+                      "fig, ax = plt.subplots(); ax.plot([1, 2], label='plain'); ax.legend(); ax.set(title='loss', xlabel='step')"),
+        new_code_cell("%matplotlib inline\nplt.figure(); plt.suptitle('after %matplotlib'); plt.plot([0, 1])")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    alts = [o["metadata"]["image/png"]["alt"] for c in nb.cells for o in c.outputs if "image/png" in o.get("data", {})]
+    assert alts == ["loss; x: step; legend: plain", "after %matplotlib"]
