@@ -155,24 +155,33 @@ def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess | None:
         return None
 
 
-def notebook_sources(notebooks: Path, log=print) -> tuple[list[Source], str | None]:
+def _working_copies(notebooks: Path) -> tuple[list[Source], str | None, bool]:
+    readme = notebooks.parent / "README.md"
+    return ([Source(p.name, p.read_text(encoding="utf-8")) for p in sorted(notebooks.glob("*.ipynb"))],
+            readme.read_text(encoding="utf-8") if readme.is_file() else None, False)
+
+
+def notebook_sources(notebooks: Path, log=print) -> tuple[list[Source], str | None, bool]:
     """The committed notebooks (HEAD's notebooks/*.ipynb) and the README next to them, from git.
     Outside a git checkout (or without git, or before the first commit), the working copies,
-    after one line that says so. Returns (sources, README text or None)."""
+    after one line that says so. Returns (sources, README text or None, whether they are the
+    committed versions)."""
     listing = _git(["ls-tree", "--name-only", "HEAD", "--", "."], notebooks)
     if listing is None or listing.returncode != 0:
         why = "git is not installed" if listing is None else "this folder is not a git checkout with a commit"
         log(f"{why}, so the site is built from the working copies of the notebooks, not the committed ones")
-        readme = notebooks.parent / "README.md"
-        return ([Source(p.name, p.read_text(encoding="utf-8")) for p in sorted(notebooks.glob("*.ipynb"))],
-                readme.read_text(encoding="utf-8") if readme.is_file() else None)
+        return _working_copies(notebooks)
+    names = sorted(Path(n).name for n in listing.stdout.splitlines() if n.endswith(".ipynb"))
+    if not names:
+        log(f"git's HEAD has no notebooks in {notebooks}, so the site is built from the working copies")
+        return _working_copies(notebooks)
     sources = []
-    for name in sorted(Path(n).name for n in listing.stdout.splitlines() if n.endswith(".ipynb")):
+    for name in names:
         text = _git(["show", f"HEAD:./{name}"], notebooks).stdout
         working = notebooks / name
         sources.append(Source(name, text, not working.is_file() or working.read_text(encoding="utf-8") != text))
     readme = _git(["show", "HEAD:./README.md"], notebooks.parent)
-    return sources, readme.stdout if readme.returncode == 0 else None
+    return sources, readme.stdout if readme.returncode == 0 else None, True
 
 
 # ----------------------------------------------------------------------------- alt text
@@ -426,7 +435,7 @@ def build_site(out: Path, notebooks: Path = NOTEBOOKS, log=print) -> list[Path]:
     """Write index.html and one page per committed notebook into `out`; return the paths written."""
     import nbformat
 
-    sources, readme = notebook_sources(notebooks, log)
+    sources, readme, committed = notebook_sources(notebooks, log)
     if not sources:
         raise SystemExit(f"no notebooks found in {notebooks}")
     times_note, times = notebook_times(readme or "")
@@ -451,16 +460,10 @@ def build_site(out: Path, notebooks: Path = NOTEBOOKS, log=print) -> list[Path]:
                         encoding="utf-8")
         written.append(path)
     index = out / "index.html"
-    committed = _is_git(notebooks)
     index.write_text(render_index(pages, times_note, "committed notebooks" if committed else
-                                  "notebooks of this folder (not a git checkout: the working copies)"),
+                                  "working copies of the notebooks (not committed versions; see `make site`'s output)"),
                      encoding="utf-8")
     return [index, *written]
-
-
-def _is_git(notebooks: Path) -> bool:
-    result = _git(["rev-parse", "--verify", "-q", "HEAD"], notebooks)
-    return result is not None and result.returncode == 0
 
 
 def main(argv=None) -> int:

@@ -188,7 +188,21 @@ def test_outside_git_the_site_says_so_and_uses_the_working_copies(tmp_path, monk
     build_site(tmp_path / "out", notebooks, log=said.append)
     assert len(said) == 1 and "not a git checkout" in said[0] and "working copies" in said[0]
     assert "The working copy." in (tmp_path / "out" / "00_a.html").read_text()
-    assert "not a git checkout" in (tmp_path / "out" / "index.html").read_text()
+    assert "working copies of the notebooks" in (tmp_path / "out" / "index.html").read_text()
+
+
+def test_a_checkout_without_committed_notebooks_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    root = tmp_path / "course"
+    notebooks = _course_folder(root, "Never committed.")
+    _git(root, "init", "-q")
+    _git(root, "add", "README.md")
+    _git(root, "commit", "-q", "-m", "readme only")
+    said = []
+    build_site(tmp_path / "out", notebooks, log=said.append)
+    assert len(said) == 1 and "HEAD has no notebooks" in said[0]
+    assert "Never committed." in (tmp_path / "out" / "00_a.html").read_text()
+    assert "working copies of the notebooks" in (tmp_path / "out" / "index.html").read_text()
 
 
 def test_a_notebook_without_a_time_in_the_readme_is_named(tmp_path, monkeypatch):
