@@ -461,7 +461,7 @@ def build_site(out: Path, notebooks: Path = NOTEBOOKS, log=print) -> list[Path]:
         written.append(path)
     index = out / "index.html"
     index.write_text(render_index(pages, times_note, "committed notebooks" if committed else
-                                  "working copies of the notebooks (not committed versions; see `make site`'s output)"),
+                                  "working copies of the notebooks (not the committed versions)"),
                      encoding="utf-8")
     return [index, *written]
 
