@@ -6,9 +6,11 @@ a module that the package has not imported already.
 
 from importlib import import_module
 
+from . import accessibility as _accessibility
 from . import hints as _hints
 
 _hints.install()            # in IPython, a NameError names the cell that defines the name
+_accessibility.install()    # colour-blind-safe colour cycle; in IPython, alt text on every figure
 
 __version__ = "0.1.0"
 _WHERE = {"environment_report": "config", "get_device": "config", "is_fast": "config", "seed_everything": "config",

@@ -99,12 +99,24 @@ def picture(parts: list[tuple[str, object]], width: int = 1000) -> bytes:
     return out.getvalue()
 
 
-def alt_text(parts: list[tuple[str, object]]) -> str:
-    """What the picture shows, in words: the caption's first sentence, the settings and the readouts."""
-    texts = [str(p).strip("* ") for kind, p in parts if kind == "markdown"]
-    pictures = sum(kind == "png" for kind, _ in parts)
-    head = texts[0].split(".")[0] if texts else "Saved picture of a widget"
-    return "; ".join([head, *texts[1:]] + ([f"{pictures} plot(s)"] if pictures else [])) + "."
+def picture_alt(parts: list[tuple[str, object]], index: int) -> str:
+    """Alt text for the picture parts[index]: "saved picture of the widget: " what its figure
+    shows (the PNG's "Description", written by `plotting.figure_to_png`), then the widget's
+    settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    return alt_text(parts, [index])
+
+
+def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None) -> str:
+    """Alt text for the snapshot (or for some of its pictures): what its figures show, then the
+    widget's settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    from .accessibility import ALT_MAX, png_alt
+
+    if pictures is None:
+        pictures = [i for i, (kind, _) in enumerate(parts) if kind == "png"]
+    texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
+    said = [t for t in [*(png_alt(parts[i][1]) for i in pictures), "; ".join(texts)] if t]
+    alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
+    return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"
 
 
 def bundle(widget) -> tuple[dict, dict]:

@@ -87,7 +87,7 @@ def test_each_widget_is_one_saved_picture_before_running(path):
              and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
     pictures = widget_pictures(nb)
     assert [i for i, _ in pictures] == shows, "each show(...) cell saves exactly one picture"
-    assert all(alt.startswith("Saved picture of a widget") and len(alt) > 60 for _, alt in pictures)
+    assert all(alt.startswith("saved picture of the widget: ") and len(alt) > 60 for _, alt in pictures)
 
 
 def test_freeze_keeps_the_picture_and_drops_the_live_half():
@@ -105,7 +105,7 @@ def test_show_displays_one_output_holding_the_widget_and_its_picture():
     from course_lib.widgets import output_size_calculator
     data, meta = bundle(output_size_calculator())
     assert WIDGET in data and data["image/png"] and "text/plain" in data
-    assert meta["image/png"]["alt"].startswith("Saved picture of a widget")
+    assert meta["image/png"]["alt"].startswith("saved picture of the widget: ")
 
 
 def test_snapshot_of_the_depth_explorer_holds_its_figure():

@@ -184,3 +184,67 @@ def test_unexecuted_widgets_show_once_as_pictures(page, lab, notebook):
         assert cell.locator(".jp-OutputArea-output img").count() == 1, f"{notebook}: {first}"
         assert cell.locator(".jupyter-widgets").count() == 0, f"{notebook}: a dead widget copy under {first}"
     page.screenshot(path=str(ARTIFACTS / f"unexecuted_{notebook[:2]}.png"))
+
+
+def test_static_site_opens_offline(browser, tmp_path):
+    from course_lib.site import build_site
+
+    build_site(tmp_path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    requests = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    try:
+        page.goto((tmp_path / "index.html").as_uri())
+        links = page.locator("li a")
+        assert links.count() >= 11
+        page.locator("li a", has_text="08").click()
+        page.wait_for_load_state("load")
+        images = page.locator("img")
+        assert images.count() >= 3           # 08's committed outputs: the sweep, error vs depth, the widget
+        widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+        assert all(w > 0 for w in widths), f"pictures that did not load: {widths}"
+        assert page.locator('img[alt^="saved picture of the widget"]').count() >= 1
+        assert page.title().startswith("08 · The depth explorer")
+        page.get_by_role("navigation", name="Course navigation").get_by_role("link", name=re.compile("^next: 09")).click()
+        page.wait_for_load_state("load")
+        assert page.title() == "09 · ResNet in practice"
+        page.screenshot(path=str(ARTIFACTS / "site_09.png"), full_page=False)
+    finally:
+        context.close()
+    foreign = [u for u in requests if not u.startswith(("file://", "data:"))]
+    assert not foreign, f"the static site asked the network for: {foreign[:5]}"
+
+
+def test_static_site_passes_axe(browser, tmp_path):
+    """axe-core (the copy bundled in the axe-playwright-python wheel, injected into the page, so
+    nothing is fetched) on every page, with the course map opened: no serious or critical
+    violation. The counts by impact, per page, go to artifacts/axe_site.json."""
+    import json
+    from collections import Counter
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    from course_lib.site import build_site
+
+    paths = build_site(tmp_path, log=lambda line: None)
+    axe, results, bad = Axe(), {}, []
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        for path in paths:
+            page.goto(path.as_uri())
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            violations = axe.run(page).response["violations"]
+            results[path.name] = {"by_impact": dict(Counter(v["impact"] for v in violations)),
+                                  "rules": {v["id"]: [v["impact"], len(v["nodes"])] for v in violations}}
+            bad += [f"{path.name}: {v['id']} ({v['impact']}, {len(v['nodes'])} nodes: {v['nodes'][0]['html'][:80]})"
+                    for v in violations if v["impact"] in ("serious", "critical")]
+    finally:
+        context.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "axe_site.json").write_text(json.dumps(results, indent=1))
+    print("axe-core on the static site:", json.dumps({k: v["by_impact"] for k, v in results.items()}))
+    assert len(results) == len(paths) >= 12
+    assert not bad, "axe-core found:\n" + "\n".join(bad)
