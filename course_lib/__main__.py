@@ -3,6 +3,7 @@
     python -m course_lib plain-vs-residual [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib seed-setting      [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib degradation       [--depths 8 14 20 ...] [--arms ...] [--fast] [--out ...]
+    python -m course_lib lab | test        (the course without make: course_lib/launch.py)
 
 (`python -m course_lib.experiments ...`, as the committed results record it, runs the same.)
 `--out` is checked before anything trains, and an existing file is kept unless `--force`.
@@ -83,6 +84,9 @@ def _run(args, seeds) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["lab"], ["test"]):                 # the course without make (course_lib/launch.py)
+        from .launch import main as launch
+        return launch(argv)
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="experiment", required=True)
     for name in ("plain-vs-residual", "seed-setting", "degradation"):

@@ -40,20 +40,35 @@ def defining_cell(cells: list[str], name: str) -> int | None:
     return None
 
 
-def name_error_hint(name: str, cells: list[str] | None) -> str:
-    """The paragraph shown under a NameError for `name`, given the notebook's code cells."""
+def _first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")), "")
+
+
+def name_error_hint(name: str, cells: list | None, current: int | None = None) -> str:
+    """The paragraph shown under a NameError for `name`, given the notebook's code cells (their
+    sources, or the cells themselves with their saved timings) and the index of the cell that failed."""
+    from .runtimes import SLOW_SECONDS, cell_seconds, duration, ordinal
+
+    sources = [c if isinstance(c, str) else "".join(c.get("source", "")) for c in cells or []]
     rerun = ("Run the cells above this one first (Run → Run All Above Selected Cell); after a "
              "kernel restart every earlier cell must run again.")
-    where = defining_cell(cells, name) if cells else None
+    where = defining_cell(sources, name) if sources else None
     if where is None:
         return f"Hint: `{name}` is not defined yet. {rerun}"
-    first = next((line.strip() for line in cells[where].splitlines()
-                  if line.strip() and not line.strip().startswith("#")), "")
-    return (f"Hint: `{name}` is defined in code cell {where + 1} of this notebook, the one that "
-            f"starts with `{first[:60]}`. {rerun}")
+    text = (f"Hint: `{name}` is defined in the {ordinal(where + 1)} code cell from the top of this notebook "
+            f"(the number in In [ ] counts runs, not cells), the one that starts with `{_first_line(sources[where])[:60]}`. "
+            + rerun)
+    stop = current if current is not None else len(sources)
+    slow = [(i, cell_seconds(c)) for i, c in enumerate(cells[:stop]) if not isinstance(c, str)]
+    slow = [(i, t) for i, t in slow if t is not None and t > SLOW_SECONDS]
+    if slow:
+        text += (" On the way, " + "; ".join(f"the {ordinal(i + 1)} code cell (`{_first_line(sources[i])[:40]}`) "
+                                            f"took {duration(t)}" for i, t in slow)
+                 + " in the committed run: to save that time, run only the cells you need, one by one.")
+    return text
 
 
-def notebook_code_cells() -> list[str] | None:
+def notebook_code_cells() -> list[dict] | None:
     """The code cells of the notebook this kernel runs, read from disk (Jupyter tells the
     kernel its path in $JPY_SESSION_NAME); None when unknown."""
     session = os.environ.get("JPY_SESSION_NAME")
@@ -63,7 +78,7 @@ def notebook_code_cells() -> list[str] | None:
         if path.suffix == ".ipynb" and path.is_file():
             try:
                 nb = json.loads(path.read_text(encoding="utf-8"))
-                return ["".join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+                return [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
             except (OSError, ValueError):
                 return None
     return None
@@ -78,7 +93,10 @@ def _handler(shell, etype, value, tb, tb_offset=None):
         tb = tb.tb_next
     in_a_cell = bool(frames) and ("ipykernel" in frames[-1] or frames[-1].startswith("<ipython-input"))
     if name and in_a_cell:                      # a name missing in the learner's own cell
-        print(name_error_hint(name, notebook_code_cells()))
+        cells = notebook_code_cells()
+        ran = (shell.user_ns.get("In") or [""])[-1].strip()
+        current = next((i for i, c in enumerate(cells or []) if "".join(c.get("source", "")).strip() == ran), None)
+        print(name_error_hint(name, cells, current))
 
 
 def install(shell=None) -> bool:

@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
+from .accessibility import PALETTE, figure_alt, png_alt
 from .analysis import conv_output_size
 from .data import unnormalize
 from .stats import paired_difference
@@ -96,10 +97,16 @@ def plot_confusion(matrix: Tensor, ax=None, title: str = "confusion matrix"):
     return ax
 
 
+# The arms' colours (Okabe–Ito): apart for colour-blind readers too, unlike matplotlib's red and
+# green (tests/test_accessibility.py measures both).
+ARM_COLOURS = {"plain": PALETTE[3], "residual": PALETTE[2], "residual-B": PALETTE[0], "preact": PALETTE[4]}
+
+
 def figure_to_png(fig) -> bytes:
-    """Render a figure to PNG bytes (for ipywidgets.Image) and close it."""
+    """Render a figure to PNG bytes (for ipywidgets.Image) and close it. The PNG carries the
+    figure's alt text (`accessibility.figure_alt`) as its "Description"; `png_alt` reads it."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Description": figure_alt(fig)})
     plt.close(fig)
     return buf.getvalue()
 
@@ -135,11 +142,12 @@ class LiveCurve:
         from IPython.display import Image, display
 
         png = figure_to_png(self.render(history))
+        image = Image(png, metadata={"alt": png_alt(png)})
         self.num_updates += 1
         if self.handle is None:
-            self.handle = display(Image(png), display_id=True)
+            self.handle = display(image, display_id=True)
         else:
-            self.handle.update(Image(png))
+            self.handle.update(image)
 
 
 def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
@@ -148,7 +156,7 @@ def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
     `runs` are dicts with "arm" and "history" (as written by `course_lib.experiments`).
     Train curves are smoothed per seed before averaging; dev curves are shown as markers.
     """
-    colors = colors or {"plain": "C3", "residual": "C2"}
+    colors = colors or ARM_COLOURS
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(12, 4))
     for arm in dict.fromkeys(r["arm"] for r in runs):
@@ -213,7 +221,7 @@ def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="fina
     """Final training error against depth, one line per arm, mean ± std over seeds as error bars.
 
     `rows` are the output of `experiments.degradation_table`."""
-    colors = colors or {"plain": "C3", "residual": "C2", "residual-B": "C0"}
+    colors = colors or ARM_COLOURS
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     for arm in dict.fromkeys(r["arm"] for r in rows):

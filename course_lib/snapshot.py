@@ -1,18 +1,31 @@
-"""A saved picture of a widget, for readers who see the notebook before running it.
+"""A saved picture of a widget, for readers who see the notebook before running it; each widget once.
 
-A freshly cloned notebook is untrusted, and GitHub, nbviewer and a static site do not run a
-kernel: there a live widget shows as `VBox(children=...)` text. `show(widget)` displays a
-static snapshot first (a caption, the widget's readouts as text and its pictures as PNG), then
-the live widget.
+GitHub, nbviewer, a static site and a notebook opened before its kernel runs cannot show a live
+widget. `show(widget)` displays ONE output whose bundle holds both the live widget and a PNG
+picture of it (a caption, the settings, the widget's pictures and readouts, with alt text): a
+running JupyterLab renders the widget and nothing else, every other reader gets the picture.
+`freeze(path)` then removes the widget half from a saved notebook (and its saved widget state),
+so that before anything runs, in JupyterLab trusted or not, the picture is all there is: no dead
+copy drawn from stale state. Run it after executing a notebook to commit:
+
+    python -m course_lib.snapshot notebooks/*.ipynb
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+import json
 import re
+import sys
+import textwrap
+from pathlib import Path
 
-CAPTION = ("*Saved picture of the widget below, as it first appeared when the notebook was run. "
-           "Run the cell to get the live controls.*")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+CAPTION = ("Saved picture of a widget, as it first appeared when the notebook was run. "
+           "Run the cell to get the live controls.")
 
 
 RESTART_NOTE = ("*If these controls stop responding, the kernel was restarted or stopped: live widgets "
@@ -55,11 +68,100 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
     return parts
 
 
-def show(widget) -> None:
-    """Display the static snapshot of `widget`, then the live widget."""
-    from IPython.display import Image, Markdown, display
+def picture(parts: list[tuple[str, object]], width: int = 1000) -> bytes:
+    """The snapshot's parts as one PNG: text lines and pictures, top to bottom, on white."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
 
-    for kind, payload in snapshot_parts(widget):
-        display(Image(payload) if kind == "png" else Markdown(payload))
-    display(widget)
+    font_path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    font = ImageFont.truetype(str(font_path), 15)
+    blocks = []
+    for kind, payload in parts:
+        if kind == "png":
+            img = Image.open(io.BytesIO(payload)).convert("RGB")
+            if img.width > width:
+                img = img.resize((width, round(img.height * width / img.width)))
+            blocks.append(img)
+        else:
+            lines = [w for para in str(payload).strip("*").splitlines() for w in textwrap.wrap(para, 110) or [""]]
+            img = Image.new("RGB", (width, 22 * len(lines) + 8), "white")
+            draw = ImageDraw.Draw(img)
+            for i, line in enumerate(lines):
+                draw.text((8, 4 + 22 * i), line, fill=(20, 20, 20), font=font)
+            blocks.append(img)
+    canvas = Image.new("RGB", (width, sum(b.height for b in blocks) + 4 * len(blocks)), "white")
+    y = 0
+    for b in blocks:
+        canvas.paste(b, (0, y))
+        y += b.height + 4
+    out = io.BytesIO()
+    canvas.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def picture_alt(parts: list[tuple[str, object]], index: int) -> str:
+    """Alt text for the picture parts[index]: "saved picture of the widget: " what its figure
+    shows (the PNG's "Description", written by `plotting.figure_to_png`), then the widget's
+    settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    return alt_text(parts, [index])
+
+
+def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None) -> str:
+    """Alt text for the snapshot (or for some of its pictures): what its figures show, then the
+    widget's settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    from .accessibility import ALT_MAX, png_alt
+
+    if pictures is None:
+        pictures = [i for i, (kind, _) in enumerate(parts) if kind == "png"]
+    texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
+    said = [t for t in [*(png_alt(parts[i][1]) for i in pictures), "; ".join(texts)] if t]
+    alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
+    return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"
+
+
+def bundle(widget) -> tuple[dict, dict]:
+    """(data, metadata) of the one output that `show` displays: the live widget and its picture."""
+    live = getattr(widget, "box", widget)
+    parts = snapshot_parts(widget)
+    data = dict(live._repr_mimebundle_())
+    data["image/png"] = base64.b64encode(picture(parts)).decode()
+    return data, {"image/png": {"alt": alt_text(parts)}}
+
+
+def show(widget) -> None:
+    """Display `widget` once: live in a running notebook, as its saved picture everywhere else."""
+    from IPython.display import Markdown, display
+
+    data, metadata = bundle(widget)
+    display(data, raw=True, metadata=metadata)
     display(Markdown(RESTART_NOTE))
+
+
+def freeze_notebook(nb: dict) -> int:
+    """Drop the live half of every widget output that has a picture, and the saved widget state.
+    Returns the number of widget outputs frozen; a widget output without a picture is an error."""
+    frozen = 0
+    nb.get("metadata", {}).pop("widgets", None)
+    for i, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET in data:
+                if "image/png" not in data:
+                    raise ValueError(f"cell {i} displays a widget without a saved picture: display it with "
+                                     "course_lib.snapshot.show(widget)")
+                del data[WIDGET]
+                frozen += 1
+    return frozen
+
+
+def freeze(path: Path) -> int:
+    """`freeze_notebook` on a notebook file, keeping its JSON layout."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    n = freeze_notebook(nb)
+    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return n
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(f"{arg}: {freeze(Path(arg))} widget output(s) frozen to their saved pictures")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import ipywidgets as w
+from traitlets import TraitError, validate
 
 from . import explorer as ex
 from .analysis import output_size_text, param_count_text
@@ -21,6 +22,19 @@ from .models import cifar_resnet
 from .plotting import LiveCurve, figure_to_png, sliding_window_figure
 from .predict import (ImageInputError, open_image, photo_figure, photo_samples, plot_prediction,
                       preprocess, top_k)
+
+
+class StrictIntSlider(w.IntSlider):
+    """An IntSlider that refuses a value outside its range with a clear message, instead of
+    silently clamping it (ipywidgets' default: 224 set from code would show 64)."""
+
+    @validate("value")
+    def _validate_value(self, proposal):
+        value = proposal["value"]
+        if not self.min <= value <= self.max:
+            raise TraitError(f"{self.description} = {value} is outside this slider's range "
+                             f"{self.min}–{self.max}; choose a value inside it")
+        return value
 
 
 class _Handle:
@@ -44,10 +58,10 @@ class Calculator(_Handle):
 def output_size_calculator(size: int = 32, kernel: int = 3, padding: int = 1, stride: int = 1) -> Calculator:
     """Sliders for in, k, p, s; a readout of the output size and a picture of the window."""
     sliders = {
-        "size": w.IntSlider(size, 1, 64, description="in"),
-        "kernel": w.IntSlider(kernel, 1, 7, description="k"),
-        "padding": w.IntSlider(padding, 0, 3, description="p"),
-        "stride": w.IntSlider(stride, 1, 4, description="s"),
+        "size": StrictIntSlider(size, 1, 256, description="in"),       # 224: an ImageNet input fits
+        "kernel": StrictIntSlider(kernel, 1, 7, description="k"),
+        "padding": StrictIntSlider(padding, 0, 3, description="p"),
+        "stride": StrictIntSlider(stride, 1, 4, description="s"),
     }
     readout, image = w.HTML(), w.Image(format="png")
 

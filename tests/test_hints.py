@@ -21,9 +21,22 @@ def test_defining_cell_finds_every_kind_of_binding():
 
 def test_hint_text():
     text = hints.name_error_hint("model", CELLS)
-    assert "code cell 3" in text and "`for epoch in range(2):`" in text and "Run All Above" in text
+    assert "the 3rd code cell from the top" in text and "`for epoch in range(2):`" in text and "Run All Above" in text
+    assert "counts runs, not cells" in text and "On the way" not in text
     assert "not defined yet" in hints.name_error_hint("nowhere", CELLS)
     assert "not defined yet" in hints.name_error_hint("model", None)
+
+
+def test_hint_warns_of_slow_cells_on_the_way():
+    def timed(source, seconds):
+        return {"cell_type": "code", "source": source, "metadata": {"execution": {
+            "iopub.status.busy": "2026-11-23T10:00:00.000000Z",
+            "iopub.status.idle": f"2026-11-23T10:{seconds // 60:02d}:{seconds % 60:02d}.000000Z"}}}
+    cells = [timed("import torch", 3), timed("data = 1\nmodel = train(data)", 370), timed("x = data", 2),
+             timed("later = slow()", 600)]
+    text = hints.name_error_hint("data", cells, current=2)
+    assert "the 2nd code cell" in text and "took 6 min 10 s" in text and "later" not in text
+    assert "On the way" not in hints.name_error_hint("torch", cells, current=1)
 
 
 def test_installed_handler_prints_the_hint_and_keeps_the_error(tmp_path, monkeypatch, capsys):
@@ -38,7 +51,7 @@ def test_installed_handler_prints_the_hint_and_keeps_the_error(tmp_path, monkeyp
         result = shell.run_cell("print(data)")
         assert isinstance(result.error_in_exec, NameError)          # still an error for nbval and tools
         out = capsys.readouterr().out
-        assert "NameError" in out and "`data` is defined in code cell 2" in out
+        assert "NameError" in out and "`data` is defined in the 2nd code cell" in out
         shell.run_cell("def f():\n    return undefined_inside\n")
         capsys.readouterr()
         shell.run_cell("import json; json.loads('[1]')")

@@ -34,7 +34,37 @@ def test_binder_environment_lists_the_course_packages():
     assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
 
 
-def test_make_lab_trusts_and_opens_at_the_repository_root():
+def test_make_lab_is_the_make_free_command_and_opens_at_the_repository_root():
     lab = (ROOT / "Makefile").read_text().split("\nlab:")[1].split("\n\n")[0]
-    assert "jupyter trust notebooks/*.ipynb" in lab
-    assert '--ServerApp.root_dir="$(CURDIR)"' in lab and "default_url=/lab/tree/notebooks/00_start_here.ipynb" in lab
+    assert "-m course_lib lab" in lab
+    from course_lib.launch import lab_command
+    cmd = lab_command()
+    assert f"--ServerApp.root_dir={ROOT}" in cmd and "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in cmd
+
+
+def test_ci_tries_the_make_free_path_in_a_fresh_environment():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "python3 -m venv .venv-nomake" in ci
+    assert "-m course_lib lab --check" in ci and "-m course_lib test --units" in ci
+
+
+def test_the_course_commands_without_make(capsys, tmp_path):
+    from course_lib import launch
+    assert launch.main(["test", "--dry-run", "--no-e2e"]) == 0
+    out = capsys.readouterr().out
+    assert "pytest -q tests --ignore=tests/e2e" in out and "--nbval-lax" in out and "tests/e2e" not in out.split("--ignore=tests/e2e")[1]
+    assert launch.main(["lab", "--dry-run"]) == 0
+    assert "00_start_here.ipynb" in capsys.readouterr().out
+    path = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"other/plugin": {"x": 1}}')
+    launch.write_lab_overrides(tmp_path)
+    import json
+    data = json.loads(path.read_text())
+    assert data["other/plugin"] == {"x": 1}
+    assert data["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+def test_package_metadata_uses_an_spdx_license():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'license = "MIT"' in text and "setuptools>=77" in text

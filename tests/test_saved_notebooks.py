@@ -61,30 +61,51 @@ def test_every_notebook_links_to_the_next(path):
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-def widgets_without_snapshot(nb: dict) -> list[str]:
-    """Saved widget views with no static picture (an image or the snapshot caption) before them."""
-    missing = []
+def widget_copies(nb: dict) -> list[str]:
+    """What would draw a widget before the kernel runs: saved widget state, or a widget view."""
+    found = ["metadata.widgets (saved widget state)"] if "widgets" in nb.get("metadata", {}) else []
     for i, cell in enumerate(nb["cells"]):
-        seen_static = False
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "image/png" in data or "Saved picture of the widget" in "".join(data.get("text/markdown", "")):
-                seen_static = True
-            if WIDGET in data and not seen_static:
-                missing.append(f"cell {i}: {''.join(data.get('text/plain', ''))[:60]}")
-    return missing
+        found += [f"cell {i}: a saved widget view" for out in cell.get("outputs", []) if WIDGET in out.get("data", {})]
+    return found
+
+
+def widget_pictures(nb: dict) -> list[tuple[int, str]]:
+    """(cell, alt text) of every saved widget picture: the outputs of cells that call show(...)."""
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code" and re.search(r"^\s*show\(", "".join(cell["source"]), re.M):
+            found += [(i, out.get("metadata", {}).get("image/png", {}).get("alt", ""))
+                      for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    return found
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_every_saved_widget_has_a_static_picture(path):
-    assert not widgets_without_snapshot(json.loads(path.read_text()))
+def test_each_widget_is_one_saved_picture_before_running(path):
+    nb = json.loads(path.read_text())
+    assert not widget_copies(nb), "run `python -m course_lib.snapshot` on the notebook after executing it"
+    shows = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
+    pictures = widget_pictures(nb)
+    assert [i for i, _ in pictures] == shows, "each show(...) cell saves exactly one picture"
+    assert all(alt.startswith("saved picture of the widget: ") and len(alt) > 60 for _, alt in pictures)
 
 
-def test_the_check_sees_a_widget_without_picture():
-    bare = {"cells": [{"outputs": [{"data": {WIDGET: {}, "text/plain": "VBox(children=...)"}}]}]}
-    assert widgets_without_snapshot(bare)
-    ok = {"cells": [{"outputs": [{"data": {"image/png": "..."}}, {"data": {WIDGET: {}}}]}]}
-    assert not widgets_without_snapshot(ok)
+def test_freeze_keeps_the_picture_and_drops_the_live_half():
+    from course_lib.snapshot import freeze_notebook
+    nb = {"metadata": {"widgets": {"state": {}}},
+          "cells": [{"outputs": [{"data": {WIDGET: {"model_id": "x"}, "image/png": "AAAA", "text/plain": "VBox()"}}]}]}
+    assert freeze_notebook(nb) == 1 and not widget_copies(nb)
+    assert nb["cells"][0]["outputs"][0]["data"] == {"image/png": "AAAA", "text/plain": "VBox()"}
+    with pytest.raises(ValueError, match="without a saved picture"):
+        freeze_notebook({"cells": [{"outputs": [{"data": {WIDGET: {}, "text/plain": "VBox()"}}]}]})
+
+
+def test_show_displays_one_output_holding_the_widget_and_its_picture():
+    from course_lib.snapshot import bundle
+    from course_lib.widgets import output_size_calculator
+    data, meta = bundle(output_size_calculator())
+    assert WIDGET in data and data["image/png"] and "text/plain" in data
+    assert meta["image/png"]["alt"].startswith("saved picture of the widget: ")
 
 
 def test_snapshot_of_the_depth_explorer_holds_its_figure():

