@@ -8,6 +8,7 @@ and the handle's other fields are the controls and readouts that tests drive.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -151,10 +152,14 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
                   w.HBox([steps, train_btn, stop_btn, progress]), train_msg, live])
     curve = LiveCurve()
 
+    started = {"at": 0.0, "label": ""}
+
     def on_progress(history: dict) -> None:
         progress.value = len(history["step"])
         live.value = figure_to_png(curve.render(history))
         live.layout.display = None
+        train_msg.value = ex.run_status(started["label"], progress.value, progress.max,
+                                        time.monotonic() - started["at"])
 
     def on_done(run: ex.BackgroundRun) -> None:
         if run.error is not None:
@@ -162,8 +167,11 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         else:
             hist = run.result
             handle.state["train_history"] = hist
-            train_msg.value = (f"{'stopped' if run.stopped else 'done'} after {len(hist['step'])} steps; "
-                               f"final loss {hist['train_loss'][-1]:.3f}")
+            seconds = time.monotonic() - started["at"]
+            if hist["step"]:
+                ex.SPEED.record(seconds / (len(hist["step"]) * 64 * started["depth"]), "measured on your last run")
+            train_msg.value = (f"{'stopped' if run.stopped else 'done'} after {len(hist['step'])} steps in "
+                               f"{seconds:.0f} s; final loss {hist['train_loss'][-1]:.3f}")
         stop_btn.disabled = True
         train_btn.disabled = ex.train_now_verdict(slider.value, steps.value)[0] == "refuse"
 
@@ -181,8 +189,11 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         handle.state["lines"] = {ln.get_label(): ln.get_ydata() for ax in fig.axes for ln in ax.get_lines()}
         handle.state["titles"] = [ax.get_title() for ax in fig.axes]
         figure.value = figure_to_png(fig)
+        if run.running():             # the status line belongs to the run in progress, and so does the button
+            train_btn.disabled = True
+            return
         verdict, msg = ex.train_now_verdict(d, steps.value)
-        train_btn.disabled = verdict == "refuse" or run.running()      # never re-enabled during a run
+        train_btn.disabled = verdict == "refuse"
         train_msg.value = (f"<b style='color:crimson'>{msg}</b>" if verdict == "refuse" else
                            f"<span style='color:#b36b00'>{msg}</span>" if verdict == "warn" else
                            f"train now: {msg}")
@@ -199,7 +210,8 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         progress.max, progress.value = n, 0
         stop_btn.disabled, train_btn.disabled = False, True
         curve.title = f"{'residual' if r else 'plain'}-{d}, live training loss"
-        train_msg.value = f"training {'residual' if r else 'plain'}-{d} for {n} steps …"
+        started.update(at=time.monotonic(), label=f"{'residual' if r else 'plain'}-{d}", depth=d)
+        train_msg.value = ex.run_status(started["label"], 0, n, 0.0)
 
         def work(should_stop, on_log):
             seed_everything(0)

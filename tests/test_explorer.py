@@ -15,10 +15,27 @@ def test_check_depth_rejects(depth):
 
 
 def test_train_now_verdicts():
-    assert explorer.train_now_verdict(8, 20)[0] == "ok"
-    assert explorer.train_now_verdict(110, 150)[0] == "warn"
-    verdict, msg = explorer.train_now_verdict(110, 500)
+    rate = 3.4e-5                                   # the committed sweep's speed, 2-core CPU
+    assert explorer.train_now_verdict(8, 20, rate=rate)[0] == "ok"
+    assert explorer.train_now_verdict(110, 150, rate=rate)[0] == "warn"
+    verdict, msg = explorer.train_now_verdict(110, 500, rate=rate)
     assert verdict == "refuse" and "fewer steps" in msg
+    assert explorer.train_now_verdict(110, 500, rate=rate / 10)[0] == "ok"       # a machine 10× faster
+
+
+def test_the_speed_is_measured_on_this_machine_and_follows_the_last_run():
+    meter = explorer.SpeedMeter(max_age=3600)
+    rate, source = meter.current()
+    assert 0 < rate < 1e-2 and source == "measured just now on this machine"
+    meter.record(2 * rate, "measured on your last run")
+    assert meter.current() == (2 * rate, "measured on your last run")
+    assert explorer.estimate_train_seconds(20, 100, 64, rate=1e-5) == pytest.approx(1.28)
+
+
+def test_run_status_gives_the_time_left_from_the_run_itself():
+    assert "starting (150 steps)" in explorer.run_status("plain-56", 0, 150, 0.0)
+    text = explorer.run_status("plain-56", 50, 150, 10.0)
+    assert "step 50 of 150" in text and "about 20 s left" in text
 
 
 

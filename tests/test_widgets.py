@@ -55,6 +55,8 @@ def test_depth_explorer_driven_from_python():
 
 
 def test_depth_explorer_train_now_and_refusal():
+    from course_lib import explorer
+    explorer.SPEED.record(3.4e-5, "the committed sweep's speed")      # refusals below need a known speed
     box = widgets.depth_explorer(depth=8, use_residual=True, sweep=None)
     box.controls["steps"].value = 10
     box.train_now(blocking=True)
@@ -73,6 +75,7 @@ def test_depth_explorer_stop_button_threaded():
     assert box.train_now() is False                      # a second click while it runs starts nothing
     box.controls["depth"].value = 14                     # moving a control does not re-enable the button
     assert box.controls["train"].disabled
+    assert box.train_message.value.startswith("training plain-8")   # and the status stays the run's
     assert box.run.started.wait(timeout=600)             # waits on an event, not on the clock
     box.controls["stop"].click()
     assert box.run.join(timeout=600)
