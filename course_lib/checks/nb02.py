@@ -175,7 +175,7 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
                           "in train mode.")
     for arm, use_residual in (("residual", True), ("plain", False)):
         full = identity_race(use_residual)
-        expect(abs(runs[arm][-1] - full[-1]) <= 0.05 * full[-1] + 1e-6,
+        expect(full[-1] / 2 <= runs[arm][-1] <= 2 * full[-1],        # loose: rounding differs between machines
                f"{arm.capitalize()}: your first losses are right but your last, {runs[arm][-1]:.4g}, is not what the "
                f"same run reaches ({full[-1]:.4g}). Return the loss of every one of the 150 steps, in order.")
     res, plain = runs["residual"][-1], runs["plain"][-1]

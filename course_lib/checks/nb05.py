@@ -139,18 +139,15 @@ def check_zero_gamma(fn: Callable[[bool], list]) -> None:
         expect(not _same(got[:4], zero_gamma_losses(zero_init, steps=4, eval_mode=True)),
                f"{label}: your model runs in eval mode, so BN uses its running statistics. Train in train mode.")
         expect(abs(got[0] - want[0]) <= 1e-3 * want[0],
-               f"{label}: your first loss is {got[0]:.4f}, but the model built right after seed_everything(0), in "
-               f"train mode, gives {want[0]:.4f} on the first batch of data.train.loader(64, shuffle=True, seed=0). "
-               "Seed, then build, and record each loss before its update.")
+               f"{label}: your first loss is {got[0]:.4f}, but the model built right after seeding with 0, in train "
+               f"mode, gives {want[0]:.4f} on the first batch of the exercise's loader. Seed, then build, and record "
+               "each loss before its update.")
         raise CheckFailed(f"{label}: your first loss is right, but the next ones ({got[1]:.4f}, {got[2]:.4f}) are not "
                           f"those of the run described above ({want[1]:.4f}, {want[2]:.4f}). Check the optimiser's "
                           "settings and the batches.")
-    for zero_init in (False, True):
-        label = "Zero γ" if zero_init else "Default γ = 1"
-        full = zero_gamma_losses(zero_init)
-        expect(abs(runs[zero_init][-1] - full[-1]) <= 0.05 * full[-1],
-               f"{label}: your first losses are right but your last, {runs[zero_init][-1]:.4g}, is not what the same "
-               f"run reaches ({full[-1]:.4g}). Return the loss of every one of the 30 steps, in order.")
+    # Only the first steps are compared: 30 steps of SGD with momentum amplify float rounding. Measured
+    # for issue 18 on one machine: this run gave a step-29 loss of 0.165 with one thread and 0.218 with
+    # the default threads; the course's Runner, equal to it for the first steps, gave 0.333.
     for zero_init, label in ((False, "default γ = 1"), (True, "zero γ")):
         r = runs[zero_init]
         print(f"{label:14s} step 0: {r[0]:.3f}   step 10: {r[10]:.3f}   step 29: {r[-1]:.3f}")
