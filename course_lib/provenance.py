@@ -34,19 +34,24 @@ def _duration(seconds) -> str:
 
 
 def users(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
-    """The English notebooks whose code loads `data/results/<name>.json`, by number."""
+    """The notebooks whose code loads `data/results/<name>.json` (by number), and the course_lib
+    modules that name the file."""
     pattern = re.compile(r"""load_results\(\s*["']""" + re.escape(name) + r"""["']""")
     found = []
     for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         if any(c["cell_type"] == "code" and pattern.search("".join(c["source"])) for c in cells):
             found.append(path.name[:2])
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        if path.name != "provenance.py" and f"{name}.json" in path.read_text(encoding="utf-8"):
+            found.append(f"`{path.relative_to(package.parent).as_posix()}`")
     return found
 
 
 def table(results_dir: Path = RESULTS_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> str:
     """The generated block: one row per results file, from its `meta`."""
-    rows = ["| file | command | date | machine | wall time | machine load | loaded by notebooks |",
+    rows = ["| file | command | date | machine | wall time | machine load | loaded by |",
             "|---|---|---|---|---|---|---|"]
     for path in sorted(results_dir.glob("*.json")):
         meta = json.loads(path.read_text(encoding="utf-8")).get("meta")

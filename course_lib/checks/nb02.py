@@ -1,0 +1,186 @@
+"""Checks of notebook 02 (the residual block): 02.1 the block's forward, 02.2 its parameter count,
+02.3 the identity race between a plain and a residual stack."""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..profiling import count_params
+from ._core import (CheckFailed, expect, exercise, forward, integer, losses, module_answer, randomise_bn, run,
+                    used_modules)
+
+
+def _layers_output(block: nn.Module, x: torch.Tensor, variant: str = "right") -> torch.Tensor:
+    """The block's layers put together in the right order, or in one of the usual wrong ones."""
+    with torch.no_grad():
+        h = block.bn1(block.conv1(x))
+        h = h if variant == "no middle ReLU" else F.relu(h)
+        f = block.bn2(block.conv2(h))
+        s = block.shortcut(x)
+        if variant == "ReLU before the addition":
+            return F.relu(f) + s
+        if variant == "ReLU on F(x) too":
+            return F.relu(F.relu(f) + s)
+        if variant == "no final ReLU":
+            return f + s
+        return F.relu(f + s)
+
+
+@exercise("Exercise 02.1")
+def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
+    """block_cls(in_channels, out_channels, stride) -> a residual block module with the course's
+    layers (conv1, bn1, conv2, bn2, shortcut); compared with those layers put together as in Fig. 2."""
+    g = torch.Generator().manual_seed(1)
+    for in_c, out_c, stride in [(8, 8, 1), (8, 16, 2)]:
+        case = f"Block in={in_c}, out={out_c}, stride={stride}"
+        block = module_answer(run(block_cls, in_c, out_c, stride), "block_cls(in, out, stride)").eval()
+        for name in ("conv1", "bn1", "conv2", "bn2", "shortcut"):
+            expect(isinstance(getattr(block, name, None), nn.Module), f"{case}: the block needs its layer `{name}`; "
+                   "inherit the layers from ResBlock and write only forward.")
+        randomise_bn(block, g)
+        x = torch.randn(2, in_c, 8, 8, generator=g)
+        used = used_modules(block, x)
+        y = forward(block, x)
+        want = _layers_output(block, x)
+        expect(tuple(y.shape) == tuple(want.shape), f"{case}: output shape {tuple(y.shape)}, expected "
+               f"{tuple(want.shape)}.{' Your forward never calls self.shortcut, so x keeps its shape.' if 'shortcut' not in used else ''}")
+        if torch.allclose(y, want, atol=1e-5):
+            continue
+        for name in ("conv1", "bn1", "conv2", "bn2"):
+            expect(name in used, f"{case}: your forward never uses {name}. F(x) runs through both convolutions and "
+                                 "both BatchNorms.")
+        if not isinstance(block.shortcut, nn.Identity):
+            expect("shortcut" in used, f"{case}: your forward never calls self.shortcut. When the shape changes, "
+                                       "x must go through the projection before it is added.")
+        for variant, hint in (("ReLU before the addition", "you apply the last ReLU to F(x) before the addition, so "
+                               "the output can be negative. In Fig. 2 the ReLU comes after the sum."),
+                              ("ReLU on F(x) too", "you apply a ReLU to F(x) and another after the addition. In Fig. 2 "
+                               "the second BN's output goes into the sum as it is."),
+                              ("no middle ReLU", "the ReLU between the two convolutions is missing."),
+                              ("no final ReLU", "the ReLU after the addition is missing.")):
+            expect(not torch.allclose(y, _layers_output(block, x, variant), atol=1e-5), f"{case}: {hint}")
+        with torch.no_grad():                    # silence F(x): with bn2's scale and shift at 0 the block is ReLU(shortcut(x))
+            silent = module_answer(run(block_cls, in_c, out_c, stride), "block_cls(in, out, stride)").eval()
+            silent.load_state_dict(block.state_dict())
+            silent.bn2.weight.zero_()
+            silent.bn2.bias.zero_()
+            s = silent.shortcut(x)
+        y0 = forward(silent, x)
+        expect(not torch.allclose(y0, torch.zeros_like(y0), atol=1e-6),
+               f"{case}: with F(x) silenced (bn2's γ and β at zero) your block outputs zeros, so x is never added back.")
+        expect(not torch.allclose(y0, s, atol=1e-5) or bool((s >= 0).all()),
+               f"{case}: with F(x) silenced your block returns the shortcut with its negative values. The block "
+               "ends with a ReLU.")
+        raise CheckFailed(f"{case}: same layers, different output (largest difference {(y - want).abs().max():.3g}). "
+                          "Compare your forward with Fig. 2, one operation at a time.")
+
+
+@exercise("Exercise 02.2")
+def check_block_params(fn: Callable[[int, int, int], int]) -> None:
+    """`fn(in_channels, out_channels, stride)` -> the number of parameters of the course's
+    ResBlock(in_channels, out_channels, stride), as `count_params` counts them."""
+    from ..models import ResBlock
+
+    for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2), (64, 128, 1)):
+        want = count_params(ResBlock(c_in, c_out, stride))
+        got = integer(fn(c_in, c_out, stride), "a whole number of parameters")
+        if got == want:
+            continue
+        convs = 9 * c_in * c_out + 9 * c_out * c_out
+        projects = stride != 1 or c_in != c_out
+        proj = (c_in * c_out + 2 * c_out) if projects else 0
+        case = f"ResBlock({c_in}, {c_out}, stride={stride})"
+        expect(got != convs and got != convs + (c_in * c_out if projects else 0),
+               f"{case}: you counted the convolutions only. Each BatchNorm learns a scale γ and a shift β per channel.")
+        expect(got != want + 4 * c_out + (2 * c_out if projects else 0),
+               f"{case}: you counted running_mean and running_var too. They are buffers, not parameters: the optimiser "
+               "never updates them.")
+        expect(got != want + 2 * c_out + (c_out if projects else 0),
+               f"{case}: you gave the convolutions a bias. They have none (bias=False), since the BN after each "
+               "would cancel it.")
+        expect(not projects or got != convs + 4 * c_out,
+               f"{case}: the shape changes here, so the shortcut is a 1×1 convolution with its own BatchNorm.")
+        expect(projects or got != want + proj,
+               f"{case}: the shape is kept here, so the shortcut is the identity, without parameters.")
+        expect(got != 2 * 9 * c_in * c_out + 4 * c_out + proj or c_in == c_out,
+               f"{case}: your second convolution takes in_channels in. It follows the first, so it takes out_channels.")
+        raise CheckFailed(f"{case} has {want:,} parameters, you have {got:,}. Count each layer of "
+                          "print(ResBlock(...)) with its shape.")
+
+
+@functools.lru_cache(maxsize=64)          # deterministic runs: the check compares with each once per session
+def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2,
+                  pre_relu_target: bool = False, x_first: bool = False, zero_grad: bool = True) -> tuple[float, ...]:
+    """The run exercise 02.3 asks for (and, with the switches, the usual slips): the losses of 4
+    ResBlock(8, 8) trained with Adam to output their own input."""
+    from ..models import ResBlock
+
+    torch.manual_seed(seed)
+    z = torch.randn(32, 8, 8, 8) if x_first else None
+    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=use_residual) for _ in range(4)]).train()
+    z = torch.randn(32, 8, 8, 8) if z is None else z
+    x = torch.relu(z)
+    target = z if pre_relu_target else x
+    opt = torch.optim.Adam(stack.parameters(), lr=lr)
+    out = []
+    for _ in range(steps):
+        loss = F.mse_loss(stack(x), target)
+        if zero_grad:
+            opt.zero_grad()
+        loss.backward()
+        opt.step()
+        out.append(loss.item())
+    return tuple(out)
+
+
+def _same(a: list[float], b: list[float], rel: float = 1e-3) -> bool:
+    return all(abs(u - v) <= rel * abs(v) + 1e-7 for u, v in zip(a, b))
+
+
+@exercise("Exercise 02.3")
+def check_identity_race(fn: Callable[[bool], list]) -> None:
+    """`fn(use_residual)` -> the 150 training losses of a stack of 4 ResBlock(8, 8) trained with
+    Adam (lr 0.01) to output its own input (MSE), for one batch x = ReLU(randn(32, 8, 8, 8))."""
+    from .spread import describe, load_spread
+
+    runs = {}
+    for use_residual in (True, False):
+        arm = "residual" if use_residual else "plain"
+        runs[arm] = losses(fn, use_residual, 150, arm.capitalize())
+    expect(runs["residual"] != runs["plain"], "The two arms gave the same losses: build the stack with "
+                                              "use_residual=use_residual.")
+    for use_residual in (True, False):
+        arm = "residual" if use_residual else "plain"
+        got, want = runs[arm], list(identity_race(use_residual, steps=5))
+        if _same(got[:5], want):
+            continue
+        slips = [(dict(lr=1e-3), "with lr 1e-3. The steps above ask for Adam with lr 0.01."),
+                 (dict(pre_relu_target=True), "against the random numbers before the ReLU. The target is the "
+                                              "stack's own input x, after the ReLU."),
+                 (dict(x_first=True), "with x drawn before the stack was built. Seed, build the stack, then draw x, "
+                                      "so that both arms start from the same weights and data."),
+                 (dict(zero_grad=False), "without clearing the gradients. Each step must start from zero gradients.")]
+        for kwargs, hint in slips:
+            expect(not _same(got[:5], identity_race(use_residual, steps=5, **kwargs)),
+                   f"{arm.capitalize()}: your losses match a run {hint}")
+        expect(not _same(got[:4], list(identity_race(use_residual, steps=6))[1:5]),
+               f"{arm.capitalize()}: your losses are one step late: record each loss before its update.")
+        raise CheckFailed(f"{arm.capitalize()}: your first losses ({got[0]:.4f}, {got[1]:.4f}) are not those of a "
+                          f"run with the settings above ({want[0]:.4f}, {want[1]:.4f}). Follow the steps in order, "
+                          "in train mode.")
+    for arm, use_residual in (("residual", True), ("plain", False)):
+        full = identity_race(use_residual)
+        expect(full[-1] / 2 <= runs[arm][-1] <= 2 * full[-1],        # loose: rounding differs between machines
+               f"{arm.capitalize()}: your first losses are right but your last, {runs[arm][-1]:.4g}, is not what the "
+               f"same run reaches ({full[-1]:.4g}). Return the loss of every one of the 150 steps, in order.")
+    res, plain = runs["residual"][-1], runs["plain"][-1]
+    print(f"after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: "
+          f"{runs['residual'][0]:.3f} and {runs['plain'][0]:.3f})")
+    spread = load_spread().get("02.3")
+    if spread:
+        print(describe(spread, {"residual": res, "plain": plain}, "final loss"))

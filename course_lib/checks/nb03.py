@@ -1,0 +1,131 @@
+"""Checks of notebook 03 (1×1 convolutions and shortcuts): 03.1 a convolution's output size,
+03.2 the feature-map sides of ResNet-18, 03.3 option A's shortcut."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from ..analysis import conv_output_size
+from ._core import CheckFailed, expect, exercise, integer, number, tensor
+
+_SIZE_CASES = [(224, 7, 3, 2), (112, 3, 1, 2), (56, 3, 1, 1), (56, 1, 0, 2), (32, 3, 1, 2), (7, 3, 0, 1),
+               (28, 5, 0, 1), (5, 3, 1, 2), (9, 3, 0, 2), (10, 4, 1, 3)]
+
+# Usual slips for 03.1, each tested on every case: (how it computes, what the learner is told).
+_SIZE_SLIPS = [
+    (lambda n, k, p, s: (n - k + 2 * p) / s + 1, "Your sizes are fractions when the stride does not fit evenly: a "
+                                                 "convolution only places whole windows, so round down."),
+    (lambda n, k, p, s: math.ceil((n - k + 2 * p) / s) + 1, "You rounded up: a window that would hang over the "
+                                                            "padded edge is never placed, so round down."),
+    (lambda n, k, p, s: (n - k + 2 * p) // s, "Your sizes are one short: count the window's first position as "
+                                              "well as the steps it takes."),
+    (lambda n, k, p, s: (n - k + p) // s + 1, "You padded one side only: padding p adds p pixels on each side."),
+    (lambda n, k, p, s: n - k + 2 * p + 1, "Your sizes ignore the stride: a window moving s pixels at a time "
+                                           "fits about 1/s as often."),
+    (lambda n, k, p, s: (n + 2 * p) // s, "Your sizes ignore the kernel: a window of k pixels must fit inside the "
+                                          "padded input."),
+]
+
+
+@exercise("Exercise 03.1")
+def check_output_size(fn: Callable[[int, int, int, int], int]) -> None:
+    """fn(size, kernel, padding, stride) -> output size of a convolution."""
+    got = [number(fn(*case), "a whole number of pixels") for case in _SIZE_CASES]
+    want = [conv_output_size(*case) for case in _SIZE_CASES]
+    if got == want:
+        return
+    for slip, hint in _SIZE_SLIPS:
+        if all(abs(g - slip(*case)) < 1e-9 for g, case in zip(got, _SIZE_CASES)):
+            raise CheckFailed(hint)
+    case, g, w = next((c, g, w) for c, g, w in zip(_SIZE_CASES, got, want) if g != w)
+    raise CheckFailed(f"For size={case[0]}, k={case[1]}, p={case[2]}, s={case[3]}: nn.Conv2d gives {w}, you have {g:g}. "
+                      "Build that nn.Conv2d and count where its window can stand.")
+
+
+@exercise("Exercise 03.2")
+def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
+    """`fn(size, stem)` -> the sides of the feature maps of the course's resnet18(stem=stem) for a
+    size×size input: [after the stem, after layer1, layer2, layer3, layer4]."""
+    from ..models import resnet18
+
+    out = conv_output_size
+
+    def arithmetic(size, stem, pool=True, halve=False):
+        step = (lambda n: n // 2) if halve else (lambda n: out(n, 3, 1, 2))
+        n = ((size // 2) if halve else out(size, 7, 3, 2)) if stem == "imagenet" else size
+        if stem == "imagenet" and pool:
+            n = step(n)
+        sides = [n, n]
+        for _ in range(3):
+            sides.append(step(sides[-1]))
+        return sides
+
+    models = {stem: resnet18(in_channels=1, num_classes=10, stem=stem).eval() for stem in ("imagenet", "cifar")}
+    for size, stem in ((224, "imagenet"), (32, "imagenet"), (97, "imagenet"), (33, "imagenet"), (7, "imagenet"),
+                       (32, "cifar"), (15, "cifar")):
+        model, sides = models[stem], []
+        hooks = [getattr(model, n).register_forward_hook(lambda m, i, o: sides.append(o.shape[-1]))
+                 for n in ("stem", "layer1", "layer2", "layer3", "layer4")]
+        with torch.no_grad():
+            model(torch.zeros(1, 1, size, size))
+        for h in hooks:
+            h.remove()
+        answer = fn(size, stem)
+        expect(isinstance(answer, (list, tuple)) or hasattr(answer, "__len__"),
+               f"Return a list of 5 sides; you returned a {type(answer).__name__}.")
+        got = [integer(v, "whole numbers of pixels") for v in answer]
+        case = f"For a {size}×{size} input and stem={stem!r}"
+        expect(len(got) == 5, f"{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), not {len(got)}.")
+        if got == sides:
+            continue
+        expect(not (stem == "imagenet" and got == arithmetic(size, stem, pool=False)),
+               f"{case}: your sides leave out the stem's max-pool. It has stride 2 too.")
+        expect(got != arithmetic(size, stem, halve=True),
+               f"{case}: halving with // 2 is not what a stride-2 layer does to an odd side. Work each layer out with "
+               "your output_size.")
+        expect(got[1] == got[0], f"{case}: layer1 has stride 1, so it keeps the size of the stem's output.")
+        expect(stem != "cifar" or got[0] == size, f"{case}: the CIFAR stem is a 3×3 convolution of stride 1 with "
+                                                  "padding 1, so it keeps the input's size.")
+        raise CheckFailed(f"{case}: the model gives {sides}, you have {got}. Trace one layer at a time with the "
+                          "cells above.")
+
+
+@exercise("Exercise 03.3")
+def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None:
+    """`fn(x, out_channels, stride)` -> option A's shortcut (He et al. §3.3) for x of shape (N, C, H, W):
+    keep every `stride`-th pixel and pad the extra channels with zeros; no parameters."""
+    g = torch.Generator().manual_seed(0)
+    for c_in, c_out, stride, size in ((16, 32, 2, 8), (16, 32, 2, 7), (8, 8, 1, 6), (4, 12, 2, 5)):
+        x = torch.randn(2, c_in, size, size, generator=g)
+        got = tensor(fn(x.clone(), c_out, stride), "a tensor").float()
+        side = (size - 1) // stride + 1
+        case = f"For x of shape {tuple(x.shape)} → {c_out} channels, stride {stride}"
+        if tuple(got.shape) != (2, c_out, side, side):
+            expect(got.ndim != 4 or got.shape[1] != c_in, f"{case}: your output has shape {tuple(got.shape)}, still "
+                   f"{c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.")
+            expect(got.ndim != 4 or got.shape[1] != c_out or got.shape[2] == side,
+                   f"{case}: your output's sides are {tuple(got.shape[2:])}, F(x)'s are {(side, side)}. Pad channels "
+                   "only, not height or width, and subsample by the stride.")
+            raise CheckFailed(f"{case}: expected shape {(2, c_out, side, side)}, got {tuple(got.shape)}.")
+        sub = x[:, :, ::stride, ::stride]
+        offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)
+                   and bool(got[:, :o].eq(0).all()) and bool(got[:, o + c_in:].eq(0).all())]
+        if offsets:                                          # x in one block of channels, zeros elsewhere
+            continue
+        if stride == 2:
+            pooled = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
+            expect(not torch.allclose(got[:, :c_in], pooled, atol=1e-5),
+                   f"{case}: your shortcut averages 2×2 pixels (the later ResNet-D idea). Option A keeps single pixels, "
+                   "as the stride-2 1×1 projection of option B does.")
+            odd = x[:, :, 1::2, 1::2]
+            expect(odd.shape != sub.shape or not torch.equal(got[:, :c_in], odd),
+                   f"{case}: your shortcut keeps pixels 1, 3, 5, …, but F(x)'s windows are centred on other input "
+                   "pixels. Find which, from the convolution's padding and stride.")
+        kept = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)]
+        expect(not kept, f"{case}: x is there, but the extra channels are not zeros.")
+        raise CheckFailed(f"{case}: the output should hold x, subsampled by the stride and otherwise unchanged, in one "
+                          "block of channels, and zeros in the extra ones.")

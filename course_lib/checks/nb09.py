@@ -1,0 +1,131 @@
+"""Checks of notebook 09 (ResNet in practice): 09.1 the top 5 classes, 09.2 Caffe-style input,
+09.3 folding a BatchNorm into the convolution before it."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from ._core import CheckFailed, expect, exercise, number, tensor
+
+
+@exercise("Exercise 09.1")
+def check_top5(fn: Callable[[torch.Tensor, list], list]) -> None:
+    """`fn(logits, categories)` -> the 5 most probable (category, probability) pairs, most probable
+    first, for one image's logits (shape (1000,))."""
+    torch.manual_seed(0)
+    logits = torch.randn(1000) * 3
+    categories = [f"class {i}" for i in range(1000)]
+    answer = fn(logits.clone(), categories)
+    expect(isinstance(answer, (list, tuple)), f"Return a list of (category, probability) pairs; you returned a "
+                                              f"{type(answer).__name__}.")
+    got = list(answer)
+    expect(len(got) == 5, f"Return 5 pairs, not {len(got)}.")
+    expect(all(isinstance(p, (list, tuple)) and len(p) == 2 for p in got),
+           "Return each entry as a pair (category, probability).")
+    names = [p[0] for p in got]
+    expect(all(isinstance(n, str) for n in names), "The first item of each pair is the category's name (a string "
+                                                   "from categories), not its index.")
+    values = [number(p[1], "a probability for each pair") for p in got]
+    probs = logits.softmax(0)
+    top = probs.topk(5).indices.tolist()
+    want = [(categories[i], probs[i].item()) for i in top]
+    expect(names != [categories[i] for i in logits.topk(5, largest=False).indices.tolist()],
+           "Those are the 5 least probable classes. Sort from the highest probability down.")
+    expect(sorted(names) != sorted(n for n, _ in want) or names == [n for n, _ in want],
+           "The right 5 classes, in the wrong order: most probable first.")
+    expect(names == [n for n, _ in want], "The names are not the 5 most probable classes.")
+    expect(not all(abs(v - logits[i].item()) < 1e-5 for v, i in zip(values, top)),
+           "Those are logits, not probabilities: turn the scores into probabilities over all 1,000 classes first.")
+    expect(not all(abs(v - torch.sigmoid(logits[i]).item()) < 1e-5 for v, i in zip(values, top)),
+           "Those are sigmoids of each logit on its own. The 1,000 probabilities of one image must add up to 1.")
+    top_only = logits[top].softmax(0).tolist()
+    expect(not all(abs(v - w) < 1e-5 for v, w in zip(values, top_only)),
+           "Your 5 probabilities add up to 1 among themselves. Normalise over all 1,000 classes, then pick the top 5.")
+    expect(all(abs(v - w) < 1e-5 for v, (_, w) in zip(values, want)),
+           "The probabilities are not those of the logits over the 1,000 classes.")
+
+
+@exercise("Exercise 09.2")
+def check_caffe_input(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """`fn(rgb)` -> the Caffe-style input of the original ResNet-50 for an image `rgb` of shape
+    (3, H, W) with values in [0, 1]: channels in BGR order, scaled to 0-255, minus the mean colour
+    (103.939, 116.779, 123.68) given in BGR order."""
+    from ..assets import CAFFE_MEAN_BGR
+
+    torch.manual_seed(0)
+    rgb = torch.rand(3, 4, 4)
+    mean = torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
+    want = rgb.flip(0) * 255 - mean
+    got = tensor(fn(rgb.clone()), "a tensor").float()
+    expect(tuple(got.shape) == (3, 4, 4), f"Keep the shape (3, H, W); you returned {tuple(got.shape)}.")
+    if torch.allclose(got, want, atol=1e-3):
+        return
+    slips = [(rgb * 255 - mean, "The channels are still in RGB order, and Caffe wants them in BGR order."),
+             (rgb.flip(0) * 255 - mean.flip(0), "You subtracted the mean colour in the wrong order. CAFFE_MEAN_BGR is "
+                                                "already in BGR order, like your channels."),
+             (rgb * 255 - mean.flip(0), "You subtracted the right mean from the right colour, but left the channels "
+                                        "in RGB order."),
+             (rgb.flip(0) - mean, "You subtracted the mean colour from values in [0, 1]. Caffe's mean colour is on "
+                                  "the 0-255 scale."),
+             ((rgb.flip(0) - mean) * 255, "You subtracted the mean before scaling. Caffe's mean colour is on the "
+                                          "0-255 scale, so scale first."),
+             (rgb.flip(0) * 255 + mean, "You added the mean colour. Caffe's input is centred, so subtract it."),
+             (rgb.flip(0) * 255, "You left out the mean colour.")]
+    for value, hint in slips:
+        expect(not torch.allclose(got, value, atol=1e-3), hint)
+    raise CheckFailed("The result is not Caffe's input. Compare yours with the cell above it on one pixel, channel "
+                      "by channel.")
+
+
+@exercise("Exercise 09.3")
+def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
+    """`fn(conv_weight, bn)` -> (weight, bias) of one convolution that computes bn(conv(x)) in eval
+    mode, for a convolution without bias."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 6, 3, padding=1, bias=False)
+    bn = nn.BatchNorm2d(6).eval()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.001, 0.01)            # small variances: eps matters
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = bn(conv(x)).double()
+    answer = fn(conv.weight.detach().clone(), bn)
+    expect(isinstance(answer, (list, tuple)) and len(answer) == 2, "Return two things, (weight, bias).")
+    weight, bias = (tensor(v, "a tensor") for v in answer)
+    expect(tuple(weight.shape) == (6, 3, 3, 3) and tuple(bias.shape) == (6,),
+           f"The weight keeps the convolution's shape (6, 3, 3, 3) and the bias has one value per output channel, "
+           f"(6,); you returned {tuple(weight.shape)} and {tuple(bias.shape)}.")
+
+    def folded(w, b):
+        return nn.functional.conv2d(x.double(), w.double(), b.double(), padding=1)
+
+    got = folded(weight, bias)
+    if torch.allclose(got, want, atol=1e-4):
+        return
+    w0 = conv.weight.detach().double()
+    g, beta, m, v = (t.detach().double() for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var))
+
+    def fold_with(scale):
+        return folded(w0 * scale.view(-1, 1, 1, 1), beta - m * scale)
+
+    expect(not torch.allclose(got, fold_with(g / v.sqrt()), atol=1e-4),
+           "Close: your fold would be right if BatchNorm had no eps. With variances this small, bn.eps matters.")
+    expect(not torch.allclose(got, fold_with(g / (v + bn.eps)), atol=1e-4),
+           "You divided by the variance where BatchNorm divides by the standard deviation.")
+    scale = g / (v + bn.eps).sqrt()
+    w_ok = torch.allclose(weight, w0 * scale.view(-1, 1, 1, 1), atol=1e-5)
+    b_ok = torch.allclose(bias, beta - m * scale, atol=1e-5)
+    expect(not w_ok or b_ok, "Your weight is right but your bias is not. Work out what bn(conv(x)) gives for an "
+                             "input of zeros.")
+    expect(not b_ok or w_ok, "Your bias is right but your weight is not. Each output channel's filter is scaled by "
+                             "its own factor.")
+    expect(not torch.allclose(weight, w0, atol=1e-6), "You kept the convolution's weight as it is, but BatchNorm "
+                                                      "also scales each channel.")
+    raise CheckFailed("Your convolution does not compute bn(conv(x)). Write out what BN does to one output channel in "
+                      "eval mode, and sort its terms into a factor and an offset.")

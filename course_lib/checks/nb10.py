@@ -1,0 +1,149 @@
+"""Checks of notebook 10 (why residual networks work): 10.1 paths by length, 10.2 filter
+normalisation, 10.3 the pre-activation block."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._core import CheckFailed, _LearnerError, _NotAttempted, expect, exercise, forward, integer, module_answer, run, \
+    tensor
+
+
+@exercise("Exercise 10.1")
+def check_path_counts(fn: Callable[[int], list]) -> None:
+    """`fn(n)` -> how many of the 2^n paths of an n-block residual net pass through exactly
+    k residual branches, for k = 0 … n."""
+    for n in (1, 3, 9, 12):
+        answer = fn(n)
+        expect(isinstance(answer, (list, tuple)) or hasattr(answer, "tolist"),
+               f"Return a list of n + 1 numbers; you returned a {type(answer).__name__}.")
+        values = answer.tolist() if hasattr(answer, "tolist") else list(answer)
+        got = [integer(v, "whole numbers of paths") for v in values]
+        want = [math.comb(n, k) for k in range(n + 1)]
+        expect(len(got) == n + 1, f"For n = {n} a path can pass through 0, 1, …, n branches: that is n + 1 = {n + 1} "
+                                  f"possible lengths, and you returned {len(got)} numbers.")
+        expect(sum(got) == 2 ** n, f"For n = {n} the counts must add up to the 2^n = {2 ** n} paths, and yours add up "
+                                   f"to {sum(got)}.")
+        expect(got == want, f"For n = {n} you have {got}. How many ways are there to choose which k of the n blocks "
+                            "a path goes through?")
+
+
+@exercise("Exercise 10.2")
+def check_filter_normalize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """`fn(direction, weight)` -> the direction with each filter (slice along dim 0) rescaled
+    to the norm of the same filter of the weight (Li et al. 2018, §4)."""
+    torch.manual_seed(0)
+    w, d = torch.randn(6, 3, 3, 3) * torch.arange(1, 7).view(6, 1, 1, 1), torch.randn(6, 3, 3, 3)
+    try:
+        answer = run(fn, d.clone(), w.clone())
+    except _LearnerError as wrapped:
+        if "2-tuple" in str(wrapped.error):
+            raise CheckFailed("Your code raised: Tensor.norm with three dims treats them as a matrix norm, which "
+                              "takes two. torch.linalg.vector_norm takes any number of dims.") from None
+        raise
+    if answer is Ellipsis:
+        raise _NotAttempted
+    got = tensor(answer, "a tensor")
+    want = torch.stack([d_f * (w_f.norm() / d_f.norm()) for d_f, w_f in zip(d, w)]).double()
+    expect(got.shape == w.shape, f"Return a tensor of the weight's shape {tuple(w.shape)}, not {tuple(got.shape)}.")
+    if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
+        return
+    whole = (d * (w.norm() / d.norm())).double()
+    expect(not torch.allclose(got, whole, rtol=1e-4, atol=1e-5),
+           "You rescaled the whole direction to the norm of the whole weight. Li et al. rescale each filter (each "
+           "slice along dim 0) on its own, so that every filter moves in proportion to its size.")
+    unit = (d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)).double()
+    expect(not torch.allclose(got, unit, rtol=1e-4, atol=1e-5),
+           "Your filters have norm 1. Each should have the norm of the same filter of the weight.")
+    expect(not torch.allclose(got, (w * (d.norm() / w.norm())).double(), rtol=1e-4, atol=1e-5)
+           and not torch.allclose(got, torch.stack([w_f * (d_f.norm() / w_f.norm()) for d_f, w_f in zip(d, w)]).double(),
+                                  rtol=1e-4, atol=1e-5),
+           "Your result points along the weight. It should point along the random direction, with the weight's "
+           "filter sizes.")
+    per_channel = (d * (w.norm(dim=(2, 3), keepdim=True) / d.norm(dim=(2, 3), keepdim=True))).double()
+    expect(not torch.allclose(got, per_channel, rtol=1e-4, atol=1e-5),
+           "You rescaled each 3×3 kernel (one input channel of a filter). A filter is the whole slice along dim 0, "
+           "all its input channels together.")
+    norms = got.flatten(1).norm(dim=1)
+    expect(torch.allclose(norms, w.flatten(1).norm(dim=1).double(), rtol=1e-4),
+           "Each filter of the result must have the norm of the same filter of the weight.")
+    raise CheckFailed("Your filters have the right norms but point elsewhere. Rescale each filter of the direction; "
+                      "do not change its direction.")
+
+
+def _preact_variant(block: nn.Module, x: torch.Tensor, variant: str) -> torch.Tensor:
+    """The learner's layers put together in a usual wrong order."""
+    c_in, c_out = block.conv1.in_channels, block.conv1.out_channels
+    stride = block.conv1.stride[0]
+
+    def short(h):
+        return h if (stride, c_in) == (1, c_out) else F.pad(h[:, :, ::stride, ::stride], (0, 0, 0, 0, 0, c_out - c_in))
+
+    with torch.no_grad():
+        a = F.relu(block.bn1(x))
+        y = block.conv2(F.relu(block.bn2(block.conv1(a))))
+        if variant == "shortcut from a":
+            return y + short(a)
+        if variant == "ReLU after the addition":
+            return F.relu(y + short(x))
+        if variant == "no shortcut":
+            return y
+        if variant == "BN after each convolution":
+            if block.bn1.num_features != c_out:
+                return torch.full_like(y, float("nan"))
+            return block.bn2(block.conv2(F.relu(block.bn1(block.conv1(x))))) + short(x)
+        return y + short(x)
+
+
+@exercise("Exercise 10.3")
+def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
+    """`block_cls(in_channels, out_channels, stride)`: a pre-activation block with option A
+    shortcuts, with attributes bn1, conv1, bn2, conv2, compared with course_lib's PreActBlock."""
+    from ..models import PreActBlock
+
+    for c_in, c_out, stride in ((8, 8, 1), (8, 16, 2)):
+        case = f"Block {c_in}→{c_out}, stride {stride}"
+        torch.manual_seed(0)
+        theirs = module_answer(run(block_cls, c_in, c_out, stride), "block_cls(...)").eval()
+        if not list(theirs.parameters()):                  # __init__ is still the placeholder
+            raise _NotAttempted
+        for name in ("bn1", "conv1", "bn2", "conv2"):
+            expect(isinstance(getattr(theirs, name, None), nn.Module), f"Your block needs an attribute `{name}`.")
+        expect(theirs.bn1.num_features == c_in, f"{case}: your bn1 has {theirs.bn1.num_features} channels. In a "
+               "pre-activation block the first BN sees the block's input, before any convolution.")
+        ours = PreActBlock(c_in, c_out, stride, shortcut="A").eval()
+        ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()}, strict=False)
+        for bn in (ours.bn1, ours.bn2):                  # non-trivial statistics, so BN's place matters
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+        theirs.load_state_dict(ours.state_dict(), strict=False)
+        x = torch.randn(2, c_in, 8, 8)
+        got = forward(theirs, x)
+        with torch.no_grad():
+            want = ours(x)
+        expect(got.shape == want.shape, f"{case}: output shape {tuple(got.shape)}, expected {tuple(want.shape)}.")
+        if torch.allclose(got, want, atol=1e-5):
+            continue
+        for variant, hint in (("ReLU after the addition", "your output has no negative values, so a ReLU follows the "
+                               "addition. In a pre-activation block nothing comes after it."),
+                              ("shortcut from a", "your shortcut takes the input after bn1 and the ReLU. Option A takes "
+                               "the block's input x itself."),
+                              ("no shortcut", "your output is the branch alone, so x is never added back."),
+                              ("BN after each convolution", "your block normalises after each convolution, as the "
+                               "original block does. In a pre-activation block BN and ReLU come before each one.")):
+            expect(not torch.allclose(got, _preact_variant(theirs, x, variant), atol=1e-5), f"{case}: {hint}")
+        with torch.no_grad():
+            theirs.conv2.weight.zero_()
+            if theirs.conv2.bias is not None:
+                theirs.conv2.bias.zero_()
+        silent = forward(theirs, x)
+        expect(torch.allclose(silent, _preact_variant(theirs, x, "right"), atol=1e-5),
+               f"{case}: with conv2's weights at zero the block should return its shortcut alone, and yours returns "
+               "something else. Check the subsampling and the zero channels.")
+        raise CheckFailed(f"{case}: the shortcut is right, but the branch differs. In a pre-activation block each "
+                          "convolution comes after a BN and a ReLU, not before.")
