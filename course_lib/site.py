@@ -404,7 +404,7 @@ def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str
                                                          "course_nav_bottom": nav_bottom, "language_code": "en"})
     body = _EXTERNAL_SCRIPT.sub("", body)                               # safety: nothing from the network
     body = re.sub(r"<th>\s*</th>", "<td></td>", body)                   # an empty corner is not a header
-    return re.sub(r'href="([\w.-]+)\.ipynb"', r'href="\1.html"', body)   # links between notebooks
+    return re.sub(r'href="([\w.-]+)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)   # links between notebooks
 
 
 def render_index(pages: list[Page], times_note: str = "", source_note: str = "") -> str:

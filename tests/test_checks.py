@@ -1093,3 +1093,22 @@ def test_every_notebook_has_three_checked_exercises_solved_tested_and_a_question
         questions = ["".join(c["source"]).split("## Questions", 1)[1] for c in cells
                      if c["cell_type"] == "markdown" and "## Questions" in "".join(c["source"])]
         assert questions and len(re.findall(r"^\d+\. ", questions[0], re.M)) >= 5, path.name
+
+
+def test_every_exercise_links_to_its_worked_answer():
+    """Each check's message is followed (in a notebook) by a link to the exercise's heading in the solutions."""
+    import json
+    import re
+    from pathlib import Path
+
+    from course_lib.checks._core import solution_anchor
+
+    root = Path(__file__).resolve().parents[1]
+    numbers = sorted({m for p in (root / "notebooks").glob("[01][0-9]_*.ipynb")
+                      for m in re.findall(r"(?:\*\*|### )Exercise (\d\d\.\d)", p.read_text())})
+    assert len(numbers) >= 30
+    headings = {line.lstrip("#").strip().replace(" ", "-") for c in json.loads((root / "notebooks" / "solutions.ipynb").read_text())["cells"]
+                for line in "".join(c["source"]).splitlines() if line.startswith("## ")}
+    for n in numbers:
+        anchor = solution_anchor(f"Exercise {n}")
+        assert anchor and anchor.split("#", 1)[1] in headings, n

@@ -127,3 +127,12 @@ def test_snapshot_of_the_upload_predictor_before_any_upload():
 
     parts = snapshot_parts(upload_predictor(cifar_resnet(8), {"a.png": b""}))
     assert parts[0][0] == "markdown" and any("or a sample = (choose a sample)" in v for k, v in parts if k == "markdown")
+
+
+def test_nbval_markers_are_cell_tags_not_comments_a_learner_reads():
+    tagged = 0
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            assert "NBVAL_" not in "".join(cell["source"]), f"{path.name}: use the cell tag nbval-check-output"
+            tagged += "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+    assert tagged >= 30

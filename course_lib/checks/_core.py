@@ -22,6 +22,40 @@ SOLUTIONS = "notebooks/solutions.ipynb"
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def solution_anchor(name: str) -> str | None:
+    """`solutions.ipynb#<heading>` for "Exercise 05.2": the link JupyterLab and the site follow to its
+    worked answer (JupyterLab's heading ids: the heading text with spaces as dashes)."""
+    import json
+    import re
+
+    number = name.split()[-1]
+    path = os.path.join(os.path.dirname(_PACKAGE_DIR), "notebooks", "solutions.ipynb")
+    try:
+        with open(path, encoding="utf-8") as f:
+            cells = json.load(f)["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    for cell in cells:
+        for line in "".join(cell.get("source", "")).splitlines():
+            if re.match(rf"##\s+{re.escape(number)}\b", line):
+                return "solutions.ipynb#" + line.lstrip("#").strip().replace(" ", "-")
+    return None
+
+
+def _show_solution_link(name: str) -> None:
+    """In a notebook, a clickable link to the exercise's worked answer under the check's message."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        return
+    if get_ipython() is None or "IPKernelApp" not in get_ipython().config:
+        return
+    anchor = solution_anchor(name)
+    if anchor:
+        display(Markdown(f"[One worked answer to {name.lower()}]({anchor}) (try it yourself first)."))
+
+
 class CheckFailed(AssertionError):
     """An exercise answer is wrong; the message says how.
 
@@ -130,6 +164,7 @@ def exercise(name: str):
                              f"(solutions: {SOLUTIONS}).")
             if answer is None or answer is Ellipsis:
                 print(not_attempted)
+                _show_solution_link(name)
                 return
             try:
                 check(_placeholder_guard(answer))
@@ -138,6 +173,7 @@ def exercise(name: str):
                 return
             except CheckFailed as err:
                 err.exercise = name
+                _show_solution_link(name)
                 raise
             except KeyboardInterrupt:
                 stop = CheckInterrupted()
@@ -151,18 +187,21 @@ def exercise(name: str):
                 failed = CheckFailed(f"Your code raised {type(err).__name__}: {_first_line(err)}. The check called "
                                      "it as described above the cell; run `%debug` or `%tb` to see where.")
                 failed.exercise = name
+                _show_solution_link(name)
                 raise failed from err
             except Exception as err:                      # noqa: BLE001
                 if _learner_frame(err.__traceback__):     # learner code the check called indirectly (a forward)
                     failed = CheckFailed(f"Your code raised {type(err).__name__}: {_first_line(err)}. Run `%debug` "
                                          "or `%tb` to see where.")
                     failed.exercise = name
+                    _show_solution_link(name)
                     raise failed from err
                 broken = CheckError(f"{type(err).__name__} inside the check: {_first_line(err)}. This is a fault "
                                     "of the course, not of your answer; please report it.")
                 broken.exercise = name
                 raise broken from err
             print(f"{name} passed")
+            _show_solution_link(name)
         return runner
     return wrap
 
