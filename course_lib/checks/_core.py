@@ -201,7 +201,6 @@ def exercise(name: str):
                 broken.exercise = name
                 raise broken from err
             print(f"{name} passed")
-            _show_solution_link(name)
         return runner
     return wrap
 
