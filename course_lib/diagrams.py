@@ -116,8 +116,9 @@ def preact_block():
     return fig
 
 
-def basic_vs_bottleneck(channels: int = 256, expansion: int = 4):
-    """The paper's Fig. 5 with the weights of each layer written on it, for `channels` in and out."""
+def basic_vs_bottleneck(channels: int = 256, expansion: int = 4, counts: bool = True):
+    """The paper's Fig. 5 for `channels` in and out, with the weights of each layer written on it
+    (`counts=False`: the layers only, for a notebook that asks the learner to count them first)."""
     width = channels // expansion
     basic = [("3×3, {c}→{c}".format(c=channels), 9 * channels * channels),
              ("3×3, {c}→{c}".format(c=channels), 9 * channels * channels)]
@@ -134,12 +135,13 @@ def basic_vs_bottleneck(channels: int = 256, expansion: int = 4):
             _arrow(ax, x, y - 0.28, x, y - 0.62)
             y -= 0.9
             _box(ax, x, y, text, "conv", w=2.3)
-            ax.text(x + 1.3, y, f"{n:,} weights", fontsize=8, va="center")
+            if counts:
+                ax.text(x + 1.3, y, f"{n:,} weights", fontsize=8, va="center")
         _arrow(ax, x, y - 0.28, x, y - 0.62)
         y -= 0.9
         _box(ax, x, y, f"{channels}-d out", "io", w=1.6)
         total = sum(n for _, n in rows)
-        ax.text(x, 0.8, f"{name}: {total:,} weights", ha="center", fontsize=9, weight="bold")
+        ax.text(x, 0.8, f"{name}: {total:,} weights" if counts else name, ha="center", fontsize=9, weight="bold")
     return fig
 
 

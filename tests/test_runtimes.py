@@ -53,4 +53,5 @@ def test_every_slow_cell_announces_itself_and_how_to_skip_it(path):
     for i, seconds in runtimes.slow_cells(nb):
         above = next("".join(c["source"]) for c in reversed(nb["cells"][:i]) if c["cell_type"] == "markdown")
         assert "<!-- runtime -->" in above, f"cell {i} took {seconds:.0f} s with no note above it"
-        assert "skip" in above.lower(), f"cell {i} took {seconds:.0f} s: say above it how to skip it"
+        assert "skip" in above.lower() or "COURSE_FAST=1" in above, \
+            f"cell {i} took {seconds:.0f} s: say above it how to skip it or make it short"
