@@ -107,14 +107,14 @@ def picture_alt(parts: list[tuple[str, object]], index: int) -> str:
 
 
 def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None) -> str:
-    """Alt text for the snapshot (or for some of its pictures): what its figures show, then the
-    widget's settings and readouts, at most `accessibility.ALT_MAX` characters."""
+    """Alt text for the snapshot (or for some of its pictures): the widget's settings and readouts,
+    then what its figures show, at most `accessibility.ALT_MAX` characters."""
     from .accessibility import ALT_MAX, png_alt
 
     if pictures is None:
         pictures = [i for i, (kind, _) in enumerate(parts) if kind == "png"]
     texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
-    said = [t for t in [*(png_alt(parts[i][1]) for i in pictures), "; ".join(texts)] if t]
+    said = [t for t in ["; ".join(texts), *(png_alt(parts[i][1]) for i in pictures)] if t]   # the state first
     alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
     return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"
 

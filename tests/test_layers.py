@@ -17,12 +17,19 @@ def _is_main_guard(node) -> bool:
 
 
 def imported_siblings(path: Path) -> set[str]:
-    """Sibling modules a module imports (an `if __name__ == "__main__":` entry point aside)."""
+    """Sibling modules a module (or every file of a subpackage) imports, an `if __name__ ==
+    "__main__":` entry point aside; imports inside a subpackage of its own files do not count."""
+    if path.with_suffix("").is_dir():
+        return set().union(*(_imported(p, inner=True) for p in path.with_suffix("").glob("*.py")))
+    return _imported(path, inner=False)
+
+
+def _imported(path: Path, inner: bool) -> set[str]:
     tree = ast.parse(path.read_text())
     tree.body = [n for n in tree.body if not _is_main_guard(n)]
     names = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and node.level == (2 if inner else 1):
             if node.module:
                 names.add(node.module.split(".")[0])
             else:
@@ -33,7 +40,7 @@ def imported_siblings(path: Path) -> set[str]:
 
 
 def test_every_module_is_placed():
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    modules = ({p.stem for p in PACKAGE.glob("*.py")} | {p.parent.name for p in PACKAGE.glob("*/__init__.py")}) - {"__init__"}
     assert modules == set(ORDER)
 
 
