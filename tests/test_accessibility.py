@@ -69,8 +69,8 @@ def test_saved_widget_pictures_get_alt_text_from_figure_and_readout():
     parts = snapshot_parts(output_size_calculator(size=7, kernel=3, padding=1, stride=2))
     alts = [picture_alt(parts, i) for i, (kind, _) in enumerate(parts) if kind == "png"]
     assert len(alts) == 1
-    assert alts[0].startswith("saved picture of the widget: in 7, k 3, p 1, s 2 → out 4")
-    assert "Settings: in = 7, k = 3, p = 1, s = 2" in alts[0]
+    assert alts[0].startswith("saved picture of the widget: Settings: in = 7, k = 3, p = 1, s = 2")   # the state first
+    assert "in 7, k 3, p 1, s 2 → out 4" in alts[0]                                                     # then the figure
 
 
 def test_ipython_figures_get_alt_text_in_their_metadata(tmp_path, monkeypatch):
