@@ -95,7 +95,7 @@ def test_depth_explorer_in_jupyterlab(page, lab):
     first = readout(page)
     assert "-56" in first, first
     cell = explorer_cell(page)                       # after running: the live widget alone, once
-    assert cell.locator(".widget-slider").count() == 1
+    assert cell.locator(".widget-slider", has=page.locator(".widget-label", has_text="depth")).count() == 1
     assert cell.locator(".jp-RenderedImage").count() == 0, "the saved picture stayed above the live widget"
 
     # keyboard: focus the handle, one step left → 44
