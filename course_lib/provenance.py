@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .config import DATA_DIR
+from .report import format_seconds
 
 RESULTS_DIR = DATA_DIR / "results"
 NOTEBOOKS_DIR = DATA_DIR.parent / "notebooks"
@@ -27,10 +28,7 @@ META_KEYS = ("command", "torch", "device", "threads", "machine", "date", "second
 
 
 def _duration(seconds) -> str:
-    if seconds is None:
-        return "not recorded"
-    minutes, s = divmod(round(seconds), 60)
-    return f"{minutes} min {s:02d} s" if minutes else f"{s} s"
+    return "not recorded" if seconds is None else format_seconds(seconds)
 
 
 def users(name: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
