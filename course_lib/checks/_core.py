@@ -356,3 +356,8 @@ def used_modules(module: nn.Module, x: torch.Tensor) -> set[str]:
         for h in hooks:
             h.remove()
     return called
+
+
+def same_losses(a, b, rel: float = 1e-3, atol: float = 1e-7) -> bool:
+    """Two loss curves agree step by step, within `rel` of the reference `b` plus `atol`."""
+    return all(abs(u - v) <= rel * abs(v) + atol for u, v in zip(a, b))
