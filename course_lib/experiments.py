@@ -9,6 +9,8 @@ comparison, in which the learning rate and batch size differ too.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import math
 import statistics
 import time
@@ -79,9 +81,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+            raise ValueError(_("schedule must be 'constant' or 'cosine', got {schedule!r}").format(schedule=self.schedule))
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}")
+            raise ValueError(_("warmup_steps must be an int >= 0, got {warmup_steps!r}").format(warmup_steps=self.warmup_steps))
 
 
 # Measured on a 2-core CPU with 2 threads (data/results/): ResNet-18 on 32×32 digits takes about
@@ -223,8 +225,7 @@ def _kept_on_interrupt(out: str | Path | None, finished: Callable[[], int], tota
         done = finished()
         kept = (f"the {done} finished run{'s are' if done != 1 else ' is'} in {out}" if out and done
                 else "nothing was saved" + ("" if out else " (no output file was given)"))
-        print(f"\nInterrupted after {done} of {total} runs: {kept}. To see full results without "
-              f"training, use {see}.")
+        print(_("\nInterrupted after {done} of {total} runs: {kept}. To see full results without training, use {see}.").format(done=done, total=total, kept=kept, see=see))
         raise
 
 
@@ -338,10 +339,9 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
     arms = list(arms) if arms is not None else list(DEFAULT_ARMS)
     unknown = [a for a in arms if a not in SWEEP_ARMS]
     if unknown:
-        raise ValueError(f"unknown arms {unknown}; choose from {list(SWEEP_ARMS)}")
+        raise ValueError(_("unknown arms {unknown}; choose from {SWEEP_ARMS}").format(unknown=unknown, SWEEP_ARMS=list(SWEEP_ARMS)))
     if len(set(depths)) != len(depths) or len(set(arms)) != len(arms):
-        raise ValueError(f"each depth and arm once, got depths {list(depths)} and arms {arms}: a repeat "
-                         "would record the same run twice")
+        raise ValueError(_("each depth and arm once, got depths {depths} and arms {arms}: a repeat would record the same run twice").format(depths=list(depths), arms=arms))
     num_train = num_train or p.num_train
     out = {"experiment": "degradation", "config": asdict(cfg), "size": size, "num_train": num_train,
            "depths": list(depths), "seeds": seeds, "arms": arms, "use_bn": use_bn, "runs": []}
@@ -420,7 +420,7 @@ def train_twins(depth: int = 20, seeds: Sequence[int] | None = None, arms: Seque
             seed_everything(seed)
             model = cifar_resnet(depth, **SWEEP_ARMS[arm])
             result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False)
-            train_acc, _ = evaluate(model, data.train.loader(512))
+            train_acc, _unused = evaluate(model, data.train.loader(512))
             out["models"][(arm, seed)] = model.eval()
             out["rows"].append({"arm": arm, "seed": seed, "final_train_error": 1 - train_acc,
                                 "test_acc": result.test_acc, "seconds": result.seconds})

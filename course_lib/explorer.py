@@ -5,6 +5,8 @@ reaches the active run (also from a kernel interrupt). `widgets.depth_explorer` 
 
 from __future__ import annotations
 
+from .i18n import _
+
 import signal
 import threading
 import time
@@ -29,7 +31,7 @@ def check_depth(depth: int) -> int:
     """`models.check_depth` (6n + 2), and at most 110, the deepest net the explorer offers."""
     models.check_depth(depth)
     if depth > max(DEPTH_OPTIONS):
-        raise ValueError(f"the explorer goes up to depth {max(DEPTH_OPTIONS)}, got {depth}")
+        raise ValueError(_("the explorer goes up to depth {DEPTH_OPTIONS}, got {depth}").format(DEPTH_OPTIONS=max(DEPTH_OPTIONS), depth=depth))
     return depth
 
 
@@ -133,8 +135,7 @@ def check_sweep(sweep: dict | None, name: str = "the sweep") -> dict | None:
     need = ("arm", "depth", "final_train_error", "step", "train_acc")     # what the explorer reads
     if not isinstance(runs, list) or not all(isinstance(r, dict) and all(k in r for k in need) for r in runs):
         what = sweep.get("experiment", "no 'experiment' entry") if isinstance(sweep, dict) else type(sweep).__name__
-        raise ValueError(f"{name} is not a degradation sweep ({what}); the explorer needs the output of "
-                         "`python -m course_lib degradation`, e.g. load_results('degradation')")
+        raise ValueError(_("{name} is not a degradation sweep ({what}); the explorer needs the output of `python -m course_lib degradation`, e.g. load_results('degradation')").format(name=name, what=what))
     return sweep
 
 

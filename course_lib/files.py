@@ -21,6 +21,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import errno
 import hashlib
 import json
@@ -189,7 +191,7 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise FileWriteError(f"{path} is a folder; give a file name inside it")
+        raise FileWriteError(_("{path} is a folder; give a file name inside it").format(path=path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _write_lock(path):                # threads of one process take turns on one file
@@ -199,8 +201,7 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
             raise
         state = (f"{path.name} was written but its integrity record was not" if getattr(err, "replaced", False) else
                  f"the previous {path.name}, if any, is unchanged")
-        failure = FileWriteError(f"could not write {path}: {_why(err)} ({type(err).__name__}: "
-                                 f"{err.strerror or err}). {state[0].upper() + state[1:]}; {_fix(err)}.")
+        failure = FileWriteError(_("could not write {path}: {why} ({name}: {value}). {value2}; {fix}.").format(path=path, why=_why(err), name=type(err).__name__, value=err.strerror or err, value2=state[0].upper() + state[1:], fix=_fix(err)))
         failure.errno = err.errno
         raise failure from None
     return path
@@ -220,14 +221,14 @@ def check_writable(path: str | Path, what: str = "file", example: str = "results
     must be creatable and writable (and the file, if it exists)."""
     path = Path(path)
     if path.is_dir():
-        raise FileWriteError(f"the {what} {path} is a folder; give a file name such as {path / example}")
+        raise FileWriteError(_("the {what} {path} is a folder; give a file name such as {value}").format(what=what, path=path, value=path / example))
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise FileWriteError(f"cannot create the folder for {path}: {_why(err)}") from None
+        raise FileWriteError(_("cannot create the folder for {path}: {why}").format(path=path, why=_why(err))) from None
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise FileWriteError(f"cannot write the {what} {path}: the folder or file is read-only")
+        raise FileWriteError(_("cannot write the {what} {path}: the folder or file is read-only").format(what=what, path=path))
     return path
 
 
@@ -238,7 +239,7 @@ def _recorded_digest(path: Path, fix: str) -> str | None:
         return None
     text = record.read_text(errors="replace").split()
     if not text or not re.fullmatch(r"[0-9a-f]{64}", text[0]):
-        raise DamagedFileError(f"{record}, the integrity record of {path}, is damaged. {fix}")
+        raise DamagedFileError(_("{record}, the integrity record of {path}, is damaged. {fix}").format(record=record, path=path, fix=fix))
     return text[0]
 
 
@@ -251,8 +252,7 @@ def read_bytes(path: str | Path, fix: str) -> bytes:
     data = path.read_bytes()
     digest = _recorded_digest(path, fix)
     if digest is not None and hashlib.sha256(data).hexdigest() != digest:
-        raise DamagedFileError(f"{path} is damaged: its content no longer matches the SHA-256 "
-                               f"recorded in {record_path(path).name} when it was written. {fix}")
+        raise DamagedFileError(_("{path} is damaged: its content no longer matches the SHA-256 recorded in {name} when it was written. {fix}").format(path=path, name=record_path(path).name, fix=fix))
     return data
 
 
@@ -263,7 +263,7 @@ def read_json(path: str | Path, fix: str):
     try:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DamagedFileError(f"{path} is damaged or truncated ({err}). {fix}") from None
+        raise DamagedFileError(_("{path} is damaged or truncated ({err}). {fix}").format(path=path, err=err, fix=fix)) from None
 
 
 def remove(path: str | Path) -> None:
@@ -329,7 +329,7 @@ def claim(path: str | Path) -> Iterator[Path]:
     info = {"pid": os.getpid(), "host": socket.gethostname(), "thread": me,
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python",
             "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for _ in range(3):
+    for _unused in range(3):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -337,17 +337,14 @@ def claim(path: str | Path) -> Iterator[Path]:
             if _stale(holder, lock):
                 lock.unlink(missing_ok=True)
                 continue
-            raise FileBusyError(f"{path} is being written by {_describe(holder, lock)}. Wait for that run "
-                                f"to finish or choose another output file. If that run no longer exists, "
-                                f"delete {lock}.") from None
+            raise FileBusyError(_("{path} is being written by {describe}. Wait for that run to finish or choose another output file. If that run no longer exists, delete {lock}.").format(path=path, describe=_describe(holder, lock), lock=lock)) from None
         except OSError as err:
-            raise FileWriteError(f"cannot create the lock {lock}: {_why(err)}") from None
+            raise FileWriteError(_("cannot create the lock {lock}: {why}").format(lock=lock, why=_why(err))) from None
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(info))
         break
     else:
-        raise FileBusyError(f"could not take the lock {lock}: it keeps reappearing; another run is "
-                            f"starting on {path}")
+        raise FileBusyError(_("could not take the lock {lock}: it keeps reappearing; another run is starting on {path}").format(lock=lock, path=path))
     with _HELD_GUARD:
         _HELD[key] = (me, 1)
     try:
@@ -369,17 +366,16 @@ def check_out_path(path: str | Path, force: bool = False) -> Path:
     writable, and an existing file is kept unless `force`."""
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(f"--out {path} is a folder; give a file name such as {path / 'results.json'}")
+        raise IsADirectoryError(_("--out {path} is a folder; give a file name such as {value}").format(path=path, value=path / 'results.json'))
     if path.exists() and not force:
-        raise FileExistsError(f"{path} exists; pass --force to overwrite it (the committed "
-                              f"results in data/results/ are what the notebooks show)")
+        raise FileExistsError(_("{path} exists; pass --force to overwrite it (the committed results in data/results/ are what the notebooks show)").format(path=path))
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise PermissionError(f"cannot create {folder} ({_why(err)}); choose another --out") from None
+        raise PermissionError(_("cannot create {folder} ({why}); choose another --out").format(folder=folder, why=_why(err))) from None
     if not os.access(folder, os.W_OK):
-        raise PermissionError(f"cannot write to {folder}; choose another --out")
+        raise PermissionError(_("cannot write to {folder}; choose another --out").format(folder=folder))
     return path
 
 
@@ -397,7 +393,6 @@ def load_results(name_or_path: str | Path) -> dict:
     if not path.suffix:
         path = RESULTS_DIR / f"{name_or_path}.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no results file at {path}; produce it with "
-                                f"`python -m course_lib ...` (see data/results/README.md)")
+        raise FileNotFoundError(_("no results file at {path}; produce it with `python -m course_lib ...` (see data/results/README.md)").format(path=path))
     return read_json(path, f"Restore it with `git checkout -- {path}` or re-run its command "
                            "(data/results/README.md).")

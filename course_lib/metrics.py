@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import torch
 from torch import Tensor
 
@@ -20,8 +22,7 @@ class Accuracy:
         if preds.ndim == 2:
             preds = preds.argmax(dim=1)
         if preds.shape != labels.shape:
-            raise ValueError(f"predictions {tuple(preds.shape)} and labels {tuple(labels.shape)} "
-                             "do not match; pass logits (N, C) or class indices (N,)")
+            raise ValueError(_("predictions {preds_shape} and labels {labels_shape} do not match; pass logits (N, C) or class indices (N,)").format(preds_shape=tuple(preds.shape), labels_shape=tuple(labels.shape)))
         correct = int((preds == labels).sum())
         self.num_correct += correct
         self.num_total += labels.numel()

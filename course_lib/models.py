@@ -8,6 +8,8 @@ Image Recognition", CVPR 2016), with one addition for teaching: every block take
 
 from __future__ import annotations
 
+from .i18n import _
+
 import re
 from typing import Sequence
 
@@ -22,7 +24,7 @@ STEMS = ("imagenet", "cifar")
 def _check_channels(**channels: int) -> None:
     for name, value in channels.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+            raise ValueError(_("{name} must be a positive int, got {value!r}").format(name=name, value=value))
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -52,7 +54,7 @@ class ZeroPadShortcut(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
         if out_channels < in_channels:
-            raise ValueError(f"option A can only add channels: {in_channels} -> {out_channels}")
+            raise ValueError(_("option A can only add channels: {in_channels} -> {out_channels}").format(in_channels=in_channels, out_channels=out_channels))
         self.stride, self.extra = stride, out_channels - in_channels
 
     def forward(self, x: Tensor) -> Tensor:            # (N, C_in, H, W)
@@ -65,7 +67,7 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int = 1, bias: bo
     """Identity when the shape is kept ("solid" line in the paper's Fig. 3). Otherwise
     ("dashed" line, §3.3) option "B": a 1×1 projection with BN, or option "A": zero-padding."""
     if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be 'A' (zero-padding) or 'B' (projection), got {shortcut!r}")
+        raise ValueError(_("shortcut must be 'A' (zero-padding) or 'B' (projection), got {shortcut!r}").format(shortcut=shortcut))
     if stride == 1 and in_channels == out_channels:
         return nn.Identity()
     if shortcut == "A":
@@ -75,7 +77,7 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int = 1, bias: bo
 
 def _check_flag(name: str, value) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(_("{name} must be True or False, got {value!r}").format(name=name, value=value))
     return value
 
 
@@ -83,7 +85,7 @@ def _check_block(in_channels: int, out_channels: int, stride: int, use_residual:
     """The checks every block makes of its arguments, with clear messages."""
     _check_channels(in_channels=in_channels, out_channels=out_channels)
     if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride!r}")
+        raise ValueError(_("stride must be 1 or 2, got {stride!r}").format(stride=stride))
     _check_flag("use_residual", use_residual)
 
 
@@ -227,15 +229,14 @@ class ResNet(nn.Module):
         super().__init__()
         block_name = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is block), None)
         if block_name not in BLOCKS:
-            raise ValueError(f"block must be one of {sorted(BLOCKS)} (or their classes), got {block!r}")
+            raise ValueError(_("block must be one of {BLOCKS} (or their classes), got {block!r}").format(BLOCKS=sorted(BLOCKS), block=block))
         block = BLOCKS[block_name]
         if stem not in STEMS:
-            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+            raise ValueError(_("stem must be one of {STEMS}, got {stem!r}").format(STEMS=STEMS, stem=stem))
         _check_channels(in_channels=in_channels, num_classes=num_classes,
                         **{f"widths[{i}]": w for i, w in enumerate(widths)})
         if len(layers) != len(widths) or not layers or any(int(n) < 1 for n in layers):
-            raise ValueError(f"layers and widths must be non-empty and of equal length, "
-                             f"with at least one block per stage; got {tuple(layers)}, {tuple(widths)}")
+            raise ValueError(_("layers and widths must be non-empty and of equal length, with at least one block per stage; got {layers}, {widths}").format(layers=tuple(layers), widths=tuple(widths)))
         self.model_args = {"arch": "ResNet", "name": name, "block": block_name, "layers": [int(n) for n in layers],
                            "in_channels": in_channels, "num_classes": num_classes, "use_residual": use_residual,
                            "stem": stem, "widths": list(widths), "bias": bias, "use_bn": use_bn,
@@ -281,8 +282,7 @@ class ResNet(nn.Module):
 
     def _check_input(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected input of shape (N, {self.in_channels}, H, W), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(_("expected input of shape (N, {in_channels}, H, W), got {x_shape}").format(in_channels=self.in_channels, x_shape=tuple(x.shape)))
         return x
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -355,7 +355,7 @@ def resnet152(in_channels: int = 3, num_classes: int = 1000, use_residual: bool 
 def check_depth(depth: int) -> int:
     """The one check of the CIFAR family's depths: 6n + 2 with n >= 1."""
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}")
+        raise ValueError(_("depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got {depth!r}").format(depth=depth))
     return depth
 
 
@@ -388,7 +388,7 @@ def build_model(model_args: dict) -> ResNet:
     args = dict(model_args)
     arch = args.pop("arch", None)
     if arch not in FACTORIES:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(FACTORIES)}")
+        raise ValueError(_("unknown arch {arch!r}; expected one of {FACTORIES}").format(arch=arch, FACTORIES=sorted(FACTORIES)))
     return FACTORIES[arch](**args)
 
 
@@ -422,6 +422,6 @@ def load_torchvision_weights(model: ResNet, torchvision_model: nn.Module) -> Res
     problems += [f"'{k}' of the torchvision model has no place here" for k in source if k not in used]
     if problems:
         shown = "\n  ".join(problems[:8]) + ("\n  ..." if len(problems) > 8 else "")
-        raise ValueError(f"the models do not match ({len(problems)} problems):\n  {shown}")
+        raise ValueError(_("the models do not match ({problems} problems):\n  {shown}").format(problems=len(problems), shown=shown))
     model.load_state_dict(new_state)
     return model

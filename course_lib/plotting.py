@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import io
 from typing import Mapping, Sequence
 
@@ -33,7 +35,7 @@ def plot_history(histories: Mapping[str, dict] | dict, window: int = 20, axes=No
     if "train_loss" in histories:
         histories = {"": histories}
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+        _unused, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (name, h) in enumerate(histories.items()):
         c = colors[i % len(colors)]
@@ -62,7 +64,7 @@ def show_images(images: Tensor, labels: Sequence | None = None, preds: Sequence 
         images = unnormalize(images)
     n = len(images)
     if n == 0:
-        raise ValueError("no images to show")
+        raise ValueError(_("no images to show"))
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.15), squeeze=False)
@@ -88,7 +90,7 @@ def plot_confusion(matrix: Tensor, ax=None, title: str = "confusion matrix"):
     """A confusion matrix (rows: true class, columns: prediction) with counts in the cells."""
     m = np.asarray(matrix)
     if ax is None:
-        _, ax = plt.subplots(figsize=(4.2, 4))
+        _unused, ax = plt.subplots(figsize=(4.2, 4))
     ax.imshow(m, cmap="Blues")
     for (i, j), v in np.ndenumerate(m):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
@@ -158,7 +160,7 @@ def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
     """
     colors = colors or ARM_COLOURS
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(12, 4))
+        _unused, axes = plt.subplots(1, 2, figsize=(12, 4))
     for arm in dict.fromkeys(r["arm"] for r in runs):
         hs = [r["history"] for r in runs if r["arm"] == arm]
         n = min(len(h["step"]) for h in hs)
@@ -198,7 +200,7 @@ def plot_degradation(sweep: dict, window: int = 20, arms: Sequence[str] = ("plai
     over seeds, with a ± one std band), one panel per arm, on the same axes limits."""
     depths = sorted({r["depth"] for r in sweep["runs"]})
     if axes is None:
-        _, axes = plt.subplots(1, len(arms), figsize=(6 * len(arms), 4), sharey=True)
+        _unused, axes = plt.subplots(1, len(arms), figsize=(6 * len(arms), 4), sharey=True)
     cmap = plt.get_cmap("viridis")
     for ax, arm in zip(np.atleast_1d(axes), arms):
         for i, depth in enumerate(depths):
@@ -223,7 +225,7 @@ def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="fina
     `rows` are the output of `experiments.degradation_table`."""
     colors = colors or ARM_COLOURS
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+        _unused, ax = plt.subplots(figsize=(6.5, 4))
     for arm in dict.fromkeys(r["arm"] for r in rows):
         rs = [r for r in rows if r["arm"] == arm]
         ax.errorbar([r["depth"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
@@ -260,7 +262,7 @@ def last_epoch_change(runs: Sequence[dict]) -> dict:
 def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", ax=None):
     """Mean training loss per epoch (over its steps, then over seeds): has training levelled off?"""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.5, 4))
+        _unused, ax = plt.subplots(figsize=(6.5, 4))
     cmap = plt.get_cmap("viridis")
     for i, depth in enumerate(depths):
         runs = [r for r in sweep["runs"] if r["arm"] == arm and r["depth"] == depth]

@@ -7,6 +7,8 @@ models then see it resized to 32×32 and normalised, like the training data.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import io
 
 import numpy as np
@@ -32,30 +34,29 @@ def open_image(data: bytes):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
-        raise ImageInputError("the file is empty")
+        raise ImageInputError(_("the file is empty"))
     try:
         image = Image.open(io.BytesIO(bytes(data)))
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageInputError(f"the image is {width:,}×{height:,} pixels, more than the "
-                                  f"{MAX_PIXELS / 1e6:.0f} megapixels this course accepts: shrink it first")
+            raise ImageInputError(_("the image is {width:,}×{height:,} pixels, more than the {value:.0f} megapixels this course accepts: shrink it first").format(width=width, height=height, value=MAX_PIXELS / 1000000.0))
         image.load()
         image = ImageOps.exif_transpose(image)
     except ImageInputError:
         raise
     except Image.DecompressionBombError:
-        raise ImageInputError("the image declares an enormous size (a 'decompression bomb'): refused") from None
+        raise ImageInputError(_("the image declares an enormous size (a 'decompression bomb'): refused")) from None
     except UnidentifiedImageError:
-        raise ImageInputError("this file is not an image PIL can read (try a PNG or JPEG)") from None
+        raise ImageInputError(_("this file is not an image PIL can read (try a PNG or JPEG)")) from None
     except (OSError, SyntaxError, ValueError) as err:
-        raise ImageInputError(f"the image file is corrupt or truncated ({err})") from None
+        raise ImageInputError(_("the image file is corrupt or truncated ({err})").format(err=err)) from None
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels count as background: composite on white.
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     if min(image.size) < 8:
-        raise ImageInputError(f"the image is too small ({image.size[0]}×{image.size[1]} pixels; need at least 8×8)")
+        raise ImageInputError(_("the image is too small ({image_size_0}×{image_size_1} pixels; need at least 8×8)").format(image_size_0=image.size[0], image_size_1=image.size[1]))
     return image
 
 
@@ -84,11 +85,11 @@ def to_mnist_style(grey: np.ndarray, threshold: float = 0.2) -> np.ndarray:
         g = 1.0 - g
     g = np.clip(g - border_level(g), 0, None)        # the paper's grey becomes black
     if g.max() <= 0:
-        raise ImageInputError("the image looks blank: no digit found")
+        raise ImageInputError(_("the image looks blank: no digit found"))
     g = g / g.max()
     ys, xs = np.nonzero(g > threshold)
     if len(ys) == 0:
-        raise ImageInputError("the image has no clear strokes: no digit found")
+        raise ImageInputError(_("the image has no clear strokes: no digit found"))
     crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     h, w = crop.shape
     scale = 20.0 / max(h, w)
@@ -133,10 +134,10 @@ def plot_prediction(x: Tensor, top: list[tuple[int, float]], title: str = ""):
     a0.imshow(unnormalize(x)[0, 0].numpy(), cmap="gray")
     a0.set_title("what the model sees", fontsize=9)
     a0.axis("off")
-    labels = [str(c) for c, _ in top]
+    labels = [str(c) for c, _unused in top]
     colors = ["C0"] * (len(top) - 1) + ["C2"]                  # the top class, drawn last, in green
-    a1.barh(labels[::-1], [p for _, p in top][::-1], color=colors)
-    for i, (_, p) in enumerate(top[::-1]):
+    a1.barh(labels[::-1], [p for _unused, p in top][::-1], color=colors)
+    for i, (_unused, p) in enumerate(top[::-1]):
         a1.text(min(p + 0.02, 0.85), i, f"{p:.1%}", va="center", fontsize=9)
     a1.set(xlim=(0, 1), xlabel="probability", title=title or "top-3 prediction")
     fig.tight_layout()
@@ -150,7 +151,7 @@ def sample_indices(num: int = 4, seed: int = 0) -> np.ndarray:
 
     test = split_indices(seed=0)["test"]
     if not isinstance(num, int) or not 1 <= num <= len(test):
-        raise ValueError(f"num must be an int from 1 to {len(test)}, got {num!r}")
+        raise ValueError(_("num must be an int from 1 to {test}, got {num!r}").format(test=len(test), num=num))
     return np.random.default_rng(seed).choice(test, size=num, replace=False)
 
 
@@ -206,7 +207,7 @@ def photo_figure(net, image, title: str = "", k: int = 5):
     b.set_title("what the network sees: 224×224", fontsize=9)
     for ax in (a, b):
         ax.axis("off")
-    names, probs = [n for n, _ in top][::-1], [p for _, p in top][::-1]
+    names, probs = [n for n, _unused in top][::-1], [p for _unused, p in top][::-1]
     c.barh(range(k), probs, color="C0")
     c.set_yticks(range(k), names, fontsize=9)
     c.set_xlim(0, 1)

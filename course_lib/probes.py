@@ -11,6 +11,8 @@ weights and mode as they were.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import contextlib
 import math
 import random
@@ -95,10 +97,10 @@ def random_lesions(model: ResNet, x: Tensor, y: Tensor, k: int, draws: int, seed
     """Test accuracy with `k` removable blocks deleted at random, for `draws` random choices."""
     names = removable_blocks(model)
     if not 0 <= k <= len(names):
-        raise ValueError(f"k must be between 0 and {len(names)}, got {k}")
+        raise ValueError(_("k must be between 0 and {names}, got {k}").format(names=len(names), k=k))
     rng = random.Random(seed)
     accs = []
-    for _ in range(draws):
+    for _unused in range(draws):
         with lesioned(model, rng.sample(names, k)):
             accs.append(accuracy(model, x, y))
     return accs
@@ -126,16 +128,16 @@ def gradient_by_path_length(model: ResNet, x: Tensor, y: Tensor, draws: int = 8,
     exactly k residual branches, for k = 0 … n (Veit et al. §5, Fig. 6: in the backward pass, k random
     blocks pass the gradient through their residual branch only, the others through their
     shortcut only). Needs a residual net of `ResBlock`s."""
-    all_blocks = [b for _, b in blocks(model)]
+    all_blocks = [b for _unused, b in blocks(model)]
     if not all(isinstance(b, ResBlock) and b.shortcut is not None for b in all_blocks):
-        raise ValueError("gradient_by_path_length needs a residual net of basic blocks (use_residual=True)")
+        raise ValueError(_("gradient_by_path_length needs a residual net of basic blocks (use_residual=True)"))
     n, rng, out = len(all_blocks), random.Random(seed), []
     x, y = x.to(_device(model)), y.to(_device(model))
     with eval_mode(model):
         h0 = model.stem(x).detach()
         for k in range(n + 1):
             norms = []
-            for _ in range(draws):
+            for _unused in range(draws):
                 chosen = set(rng.sample(range(n), k))
                 h = h0.clone().requires_grad_(True)
                 z = h

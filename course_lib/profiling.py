@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import contextlib
 import copy
 import io
@@ -36,7 +38,7 @@ def _device_of(model: nn.Module) -> torch.device:
 
 def _example(model: nn.Module, input_size: Sequence[int]) -> torch.Tensor:
     if len(input_size) != 3:
-        raise ValueError(f"input_size must be (C, H, W), got {tuple(input_size)}")
+        raise ValueError(_("input_size must be (C, H, W), got {input_size}").format(input_size=tuple(input_size)))
     return torch.randn(1, *input_size, device=_device_of(model))
 
 

@@ -400,7 +400,7 @@ def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str
     nb.metadata["title"] = title or title_and_topic(nb)[0]
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"course_site.html.j2": _TEMPLATE})],
                             template_file="course_site.html.j2")
-    body, _ = exporter.from_notebook_node(nb, resources={"course_css": _CSS, "course_nav_top": nav_top,
+    body, _unused = exporter.from_notebook_node(nb, resources={"course_css": _CSS, "course_nav_top": nav_top,
                                                          "course_nav_bottom": nav_bottom, "language_code": "en"})
     body = _EXTERNAL_SCRIPT.sub("", body)                               # safety: nothing from the network
     body = re.sub(r"<th>\s*</th>", "<td></td>", body)                   # an empty corner is not a header

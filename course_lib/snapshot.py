@@ -112,7 +112,7 @@ def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None)
     from .accessibility import ALT_MAX, png_alt
 
     if pictures is None:
-        pictures = [i for i, (kind, _) in enumerate(parts) if kind == "png"]
+        pictures = [i for i, (kind, _unused) in enumerate(parts) if kind == "png"]
     texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
     said = [t for t in ["; ".join(texts), *(png_alt(parts[i][1]) for i in pictures)] if t]   # the state first
     alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"

@@ -6,6 +6,8 @@ right comparison is the per-seed difference, not two separate means.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import math
 import statistics
 from typing import Sequence
@@ -20,7 +22,7 @@ def t_quantile_975(df: int) -> float:
     """t_{0.975, df}: the multiplier of the standard error in a 95% interval. With 0 degrees of
     freedom (one seed) there is no interval: the multiplier is infinite."""
     if not isinstance(df, int) or isinstance(df, bool) or df < 0:
-        raise ValueError(f"degrees of freedom must be an int >= 0, got {df!r}")
+        raise ValueError(_("degrees of freedom must be an int >= 0, got {df!r}").format(df=df))
     if df == 0:
         return math.inf
     return _T975[df - 1] if df <= len(_T975) else 1.960 + 2.4 / df   # within 0.002 of the table beyond 30
@@ -33,7 +35,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
     """
     a, b = list(a), list(b)
     if len(a) != len(b) or not a:
-        raise ValueError(f"need two equally long, non-empty lists of paired values, got {len(a)} and {len(b)}")
+        raise ValueError(_("need two equally long, non-empty lists of paired values, got {a} and {b}").format(a=len(a), b=len(b)))
     d = [x - y for x, y in zip(a, b)]
     n, mean = len(d), statistics.fmean(d)
     std = statistics.stdev(d) if n > 1 else 0.0
@@ -68,7 +70,7 @@ def binomial_interval(successes: int, n: int) -> tuple[float, float]:
     textbook p ± 1.96·√(p(1−p)/n) does not.)
     """
     if not (isinstance(n, int) and n > 0 and isinstance(successes, int) and 0 <= successes <= n):
-        raise ValueError(f"need 0 <= successes <= n with n > 0 (whole numbers), got {successes} of {n}")
+        raise ValueError(_("need 0 <= successes <= n with n > 0 (whole numbers), got {successes} of {n}").format(successes=successes, n=n))
     z, p = 1.959964, successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -90,7 +92,7 @@ def modes(values: Sequence[float]) -> list[int]:
     """Every index where `values` takes its largest value (ties kept: [1, 3, 3] -> [1, 2])."""
     values = list(values)
     if not values:
-        raise ValueError("modes of an empty sequence")
+        raise ValueError(_("modes of an empty sequence"))
     top = max(values)
     return [i for i, v in enumerate(values) if v == top]
 

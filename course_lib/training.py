@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from .i18n import _
+
 import io
 import math
 import sys
@@ -64,12 +66,12 @@ class _Loop:
 def _step_budget(train_loader: Iterable, num_epochs: int, log_steps: int, max_steps: int | None) -> int:
     """The number of steps `Runner.train` will take; ValueError for settings that make no sense."""
     if num_epochs < 1:
-        raise ValueError(f"num_epochs must be >= 1, got {num_epochs}")
+        raise ValueError(_("num_epochs must be >= 1, got {num_epochs}").format(num_epochs=num_epochs))
     if log_steps < 1:
-        raise ValueError(f"log_steps must be >= 1, got {log_steps}")
+        raise ValueError(_("log_steps must be >= 1, got {log_steps}").format(log_steps=log_steps))
     total = num_epochs * len(train_loader)
     if total == 0:
-        raise ValueError("the training loader yields no batches: is the training set empty?")
+        raise ValueError(_("the training loader yields no batches: is the training set empty?"))
     return total if max_steps is None else min(total, max_steps)
 
 
@@ -101,7 +103,7 @@ def load_checkpoint(path: str | Path) -> dict:
     with a clear error if it is missing, damaged or not a course checkpoint."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}" + (" (it is a folder)" if path.is_dir() else ""))
+        raise CheckpointError(_("checkpoint not found: {path}").format(path=path) + (_(" (it is a folder)") if path.is_dir() else ""))
     try:
         data = files.read_bytes(path, CHECKPOINT_FIX)
     except files.DamagedFileError as err:
@@ -109,13 +111,11 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint "
-                              f"({type(err).__name__}). {CHECKPOINT_FIX}") from None
+        raise CheckpointError(_("{path} is corrupt or not a PyTorch checkpoint ({name}). {CHECKPOINT_FIX}").format(path=path, name=type(err).__name__, CHECKPOINT_FIX=CHECKPOINT_FIX)) from None
     if not isinstance(payload, dict) or "model" not in payload:
-        raise CheckpointError(f"{path} is not a course checkpoint (no 'model' entry)")
+        raise CheckpointError(_("{path} is not a course checkpoint (no 'model' entry)").format(path=path))
     if not isinstance(payload["model"], dict):
-        raise CheckpointError(f"{path}: its 'model' entry is a {type(payload['model']).__name__}, not a "
-                              "dict of weights (a state_dict); it was not saved by the course")
+        raise CheckpointError(_("{path}: its 'model' entry is a {name}, not a dict of weights (a state_dict); it was not saved by the course").format(path=path, name=type(payload['model']).__name__))
     return payload
 
 
@@ -144,8 +144,8 @@ def load_weights(model: nn.Module, payload: dict, path: str | Path) -> nn.Module
     except (RuntimeError, ValueError, TypeError) as err:
         problems = [line.strip() for line in str(err).splitlines()[1:4]] or [type(err).__name__]
     if problems:
-        raise CheckpointError(f"{path} does not fit this model: " + "; ".join(problems) +
-                              f". It was saved from model_args {payload.get('model_args')}")
+        raise CheckpointError(_("{path} does not fit this model: ").format(path=path) + "; ".join(problems) +
+                              _(". It was saved from model_args {get}").format(get=payload.get('model_args')))
     return model
 
 
@@ -154,17 +154,13 @@ def model_from_checkpoint(path: str | Path) -> nn.Module:
     payload = load_checkpoint(path)
     args = payload.get("model_args")
     if not args:
-        raise CheckpointError(f"{path} does not record the model's arguments; build the model "
-                              "yourself and use Runner.load_model")
+        raise CheckpointError(_("{path} does not record the model's arguments; build the model yourself and use Runner.load_model").format(path=path))
     if not isinstance(args, dict):
-        raise CheckpointError(f"{path} records model_args as a {type(args).__name__}, not a dict; "
-                              "build the model yourself and use Runner.load_model")
+        raise CheckpointError(_("{path} records model_args as a {name}, not a dict; build the model yourself and use Runner.load_model").format(path=path, name=type(args).__name__))
     try:
         model = build_model(args)
     except (ValueError, TypeError, KeyError) as err:
-        raise CheckpointError(f"{path} records model_args {args} that the course cannot build "
-                              f"({type(err).__name__}: {err}); build the model yourself and use "
-                              "Runner.load_model") from None
+        raise CheckpointError(_("{path} records model_args {args} that the course cannot build ({name}: {err}); build the model yourself and use Runner.load_model").format(path=path, args=args, name=type(err).__name__, err=err)) from None
     return load_weights(model, payload, path)
 
 
@@ -206,7 +202,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable[[Tensor, Tens
             count += len(y)
             metric.update(logits, y)
     if count == 0:
-        raise ValueError("the loader yielded no batches")
+        raise ValueError(_("the loader yielded no batches"))
     return metric.accumulate(), total_loss / count
 
 
@@ -269,7 +265,7 @@ class Runner:
         if save_path is not None:
             _check_writable(Path(save_path))               # before training, not at the first save
         loop = _Loop(total, log_steps, on_log, should_stop, dev_loader, eval_steps, save_path)
-        with _claimed(save_path), tqdm(total=total, desc="training", unit="step", disable=not progress,
+        with _claimed(save_path), tqdm(total=total, desc=_("training"), unit=_("step"), disable=not progress,
                                        leave=True, file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
             for epoch in range(num_epochs):
                 stop = self._train_epoch(train_loader, epoch, loop)
@@ -296,7 +292,7 @@ class Runner:
     def _recorded_step(self, x: Tensor, y: Tensor, epoch: int) -> float:
         """One training step, added to the history; TrainingDiverged if the loss is not finite."""
         if len(y) == 0:
-            raise ValueError(f"the training loader yielded an empty batch at step {self.global_step + 1}")
+            raise ValueError(_("the training loader yielded an empty batch at step {value}").format(value=self.global_step + 1))
         loss, acc = self._train_step(*self._to_device(x, y))
         self.global_step += 1
         for key, value in (("step", self.global_step), ("train_loss", loss), ("train_acc", acc)):
@@ -338,7 +334,7 @@ class Runner:
     def restore_best(self) -> None:
         """Load the best dev model seen during training back into `self.model`."""
         if self.best_state is None:
-            raise RuntimeError("no dev evaluation has run yet: pass dev_loader to train()")
+            raise RuntimeError(_("no dev evaluation has run yet: pass dev_loader to train()"))
         self.model.load_state_dict(self.best_state)
 
     def evaluate(self, loader: Iterable) -> tuple[float, float]:

@@ -16,6 +16,8 @@ Fast and full settings are the two `PRESETS`.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import copy
 import hashlib
 import io
@@ -87,7 +89,7 @@ def extract_features(model: nn.Module, x: Tensor, size: int, batch_size: int = 5
     memory; fine-tuning starts from them) and the pooled 2048-d features (from float32 maps)."""
     pooled, c4 = [], []
     with eval_mode(model):
-        for i in tqdm(range(0, len(x), batch_size), desc="ResNet-50 features", unit="batch",
+        for i in tqdm(range(0, len(x), batch_size), desc=_("ResNet-50 features"), unit=_("batch"),
                       disable=not progress, file=sys.stdout, ncols=90):
             h = model.stem(upsample(x[i:i + batch_size], size))       # (B, 64, s/4, s/4)
             h = model.layer3(model.layer2(model.layer1(h)))           # (B, 1024, s/16, s/16)
@@ -111,7 +113,7 @@ def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True
                                weights_only=True)
             if saved["pooled"].shape[0] == len(x) == saved["c4"].shape[0]:
                 return Features(saved["pooled"], saved["c4"])
-            raise ValueError(f"it holds features of {saved['pooled'].shape[0]} photos, not {len(x)}")
+            raise ValueError(_("it holds features of {saved_pooled_shape_0} photos, not {x}").format(saved_pooled_shape_0=saved['pooled'].shape[0], x=len(x)))
         except files.DamagedFileError as err:
             log(f"[feature cache] {err}")
         except Exception as err:              # unreadable or of another shape: compute it again
@@ -153,7 +155,7 @@ def few_shot(y: Tensor, shots: int, seed: int) -> Tensor:
     for c in y.unique().tolist():
         idx = torch.nonzero(y == c).flatten()
         if shots > len(idx):
-            raise ValueError(f"asked for {shots} examples of class {c}, the pool holds {len(idx)}")
+            raise ValueError(_("asked for {shots} examples of class {c}, the pool holds {idx}").format(shots=shots, c=c, idx=len(idx)))
         picks.append(idx[torch.randperm(len(idx), generator=g)[:shots]])
     return torch.cat(picks)
 
@@ -169,12 +171,12 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, lr: float, steps: int, batch_siz
     elif optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr)
     else:
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        raise ValueError(_("optimizer must be 'sgd' or 'adam', got {optimizer!r}").format(optimizer=optimizer))
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1 + math.cos(math.pi * t / steps)))
     loader = TensorLoader(x, y, batch_size=min(batch_size, len(y)), shuffle=True, seed=seed)
     start, step = time.perf_counter(), 0
     model.train()
-    with tqdm(total=steps, desc=desc, unit="step", disable=not progress, file=sys.stdout, ncols=90) as bar:
+    with tqdm(total=steps, desc=desc, unit=_("step"), disable=not progress, file=sys.stdout, ncols=90) as bar:
         while step < steps:
             for xb, yb in loader:
                 loss = F.cross_entropy(model(xb), yb)
@@ -202,7 +204,7 @@ def run_method(method: str, net: Pretrained, feats: dict[str, Features], data: S
     elif method == METHODS[2]:
         model, x, ex = resnet18(num_classes=2), data.train.x[idx], target.x
     else:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(_("method must be one of {METHODS}, got {method!r}").format(METHODS=METHODS, method=method))
     seconds = fit(model, x, y, lr, p.steps, p.batch_size, seed)
     trainable = sum(q.numel() for q in model.parameters() if q.requires_grad)
     return {"method": method, "lr": lr, "seed": seed, "shots": len(idx) // 2,
@@ -224,7 +226,7 @@ def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = Tr
 
     total = len(p.shots) * (sum(len(p.lrs[m]) for m in METHODS) + len(p.seeds) * len(METHODS))
     search, chosen, rows = [], {}, []
-    with tqdm(total=total, desc="transfer runs", unit="run", disable=not progress, file=sys.stdout,
+    with tqdm(total=total, desc=_("transfer runs"), unit="run", disable=not progress, file=sys.stdout,
               ncols=90) as bar:
         for shots in p.shots:
             idx = few_shot(data.train.y, shots, SEARCH_SEED)
@@ -271,7 +273,7 @@ def resnet34_from_scratch(data: Splits, steps: int, lr: float = 1e-4, batch_size
     seed_everything(seed)
     model = resnet34(num_classes=2, stem="cifar")
     seconds = fit(model, data.train.x, data.train.y, lr, steps, batch_size, seed, progress=progress,
-                  desc="ResNet-34 from scratch", optimizer="adam")
+                  desc=_("ResNet-34 from scratch"), optimizer="adam")
     return {"acc": accuracy(model, data.test.x, data.test.y, batch_size=100), "n_test": len(data.test),
             "seconds": seconds, "steps": steps, "epochs": steps * batch_size / len(data.train), "lr": lr, "seed": seed,
             "params": sum(q.numel() for q in model.parameters())}

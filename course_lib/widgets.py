@@ -8,6 +8,8 @@ and the handle's other fields are the controls and readouts that tests drive.
 
 from __future__ import annotations
 
+from .i18n import _
+
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -33,8 +35,7 @@ class StrictIntSlider(w.IntSlider):
     def _validate_value(self, proposal):
         value = proposal["value"]
         if not self.min <= value <= self.max:
-            raise TraitError(f"{self.description} = {value} is outside this slider's range "
-                             f"{self.min}–{self.max}; choose a value inside it")
+            raise TraitError(_("{description} = {value} is outside this slider's range {min}–{max}; choose a value inside it").format(description=self.description, value=value, min=self.min, max=self.max))
         return value
 
 
@@ -92,9 +93,9 @@ class ParamCounter(_Handle):
 
 def param_count_explorer(channels: int = 256, expansion: int = 4, block: str = "bottleneck") -> ParamCounter:
     """Choose the width, the expansion and the block type; see the weight count change."""
-    ch = w.SelectionSlider(options=[64, 128, 256, 512, 1024, 2048], value=channels, description="channels")
-    expand = w.IntSlider(expansion, 1, 8, description="expansion")
-    kind = w.ToggleButtons(options=["basic", "bottleneck"], value=block, description="block")
+    ch = w.SelectionSlider(options=[64, 128, 256, 512, 1024, 2048], value=channels, description=_("channels"))
+    expand = w.IntSlider(expansion, 1, 8, description=_("expansion"))
+    kind = w.ToggleButtons(options=["basic", "bottleneck"], value=block, description=_("block"))
     readout = w.HTML()
 
     def redraw(_=None):
@@ -136,15 +137,15 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             sweep = None
     else:
         sweep = ex.check_sweep(sweep, "the sweep passed in")
-    slider = w.SelectionSlider(options=list(ex.DEPTH_OPTIONS), value=depth, description="depth",
+    slider = w.SelectionSlider(options=list(ex.DEPTH_OPTIONS), value=depth, description=_("depth"),
                                continuous_update=False, style={"description_width": "initial"})
-    residual = w.ToggleButton(value=use_residual, description="residual", icon="link",
-                              tooltip="switch the skip connections on or off")
-    bn = w.ToggleButton(value=use_bn, description="BatchNorm", tooltip="BatchNorm after every convolution")
-    steps = w.IntSlider(value=preset("short-run").steps, min=10, max=500, step=10, description="steps")
+    residual = w.ToggleButton(value=use_residual, description=_("residual"), icon="link",
+                              tooltip=_("switch the skip connections on or off"))
+    bn = w.ToggleButton(value=use_bn, description=_("BatchNorm"), tooltip=_("BatchNorm after every convolution"))
+    steps = w.IntSlider(value=preset("short-run").steps, min=10, max=500, step=10, description=_("steps"))
     readout, figure = w.HTML(), w.Image(format="png", layout=w.Layout(width="100%"))
-    train_btn = w.Button(description="train now", icon="play", button_style="success")
-    stop_btn = w.Button(description="stop", icon="stop", button_style="danger", disabled=True)
+    train_btn = w.Button(description=_("train now"), icon="play", button_style="success")
+    stop_btn = w.Button(description=_("stop"), icon="stop", button_style="danger", disabled=True)
     progress = w.IntProgress(value=0, min=0, max=1, description="", layout=w.Layout(width="40%"))
     train_msg = w.HTML()
     live = w.Image(format="png", layout=w.Layout(display="none"))   # shown once training starts
@@ -163,15 +164,14 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
 
     def on_done(run: ex.BackgroundRun) -> None:
         if run.error is not None:
-            train_msg.value = f"<b style='color:crimson'>training failed: {type(run.error).__name__}: {run.error}</b>"
+            train_msg.value = _("<b style='color:crimson'>training failed: {name}: {error}</b>").format(name=type(run.error).__name__, error=run.error)
         else:
             hist = run.result
             handle.state["train_history"] = hist
             seconds = time.monotonic() - started["at"]
             if hist["step"]:
                 ex.SPEED.record(seconds / (len(hist["step"]) * 64 * started["depth"]), "measured on your last run")
-            train_msg.value = (f"{'stopped' if run.stopped else 'done'} after {len(hist['step'])} steps in "
-                               f"{seconds:.0f} s; final loss {hist['train_loss'][-1]:.3f}")
+            train_msg.value = (_("{value} after {hist_step} steps in {seconds:.0f} s; final loss {hist_train_loss_1:.3f}").format(value=_('stopped') if run.stopped else _('done'), hist_step=len(hist['step']), seconds=seconds, hist_train_loss_1=hist['train_loss'][-1]))
         stop_btn.disabled = True
         train_btn.disabled = ex.train_now_verdict(slider.value, steps.value)[0] == "refuse"
 
@@ -184,7 +184,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             readout.value = ex.explorer_readout(d, r, b, sweep)
             fig = ex.explorer_figure(d, r, b, sweep)
         except ValueError as err:
-            readout.value = f"<b style='color:crimson'>{err}</b>"
+            readout.value = _("<b style='color:crimson'>{err}</b>").format(err=err)
             return
         handle.state["lines"] = {ln.get_label(): ln.get_ydata() for ax in fig.axes for ln in ax.get_lines()}
         handle.state["titles"] = [ax.get_title() for ax in fig.axes]
@@ -194,15 +194,15 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             return
         verdict, msg = ex.train_now_verdict(d, steps.value)
         train_btn.disabled = verdict == "refuse"
-        train_msg.value = (f"<b style='color:crimson'>{msg}</b>" if verdict == "refuse" else
-                           f"<span style='color:#b36b00'>{msg}</span>" if verdict == "warn" else
-                           f"train now: {msg}")
+        train_msg.value = (_("<b style='color:crimson'>{msg}</b>").format(msg=msg) if verdict == "refuse" else
+                           _("<span style='color:#b36b00'>{msg}</span>").format(msg=msg) if verdict == "warn" else
+                           _("train now: {msg}").format(msg=msg))
 
     def train_now(_=None, blocking: bool = False) -> bool:
         d, r, b, n = slider.value, residual.value, bn.value, steps.value
         verdict, msg = ex.train_now_verdict(d, n)
         if verdict == "refuse":
-            train_msg.value = f"<b style='color:crimson'>{msg}</b>"
+            train_msg.value = _("<b style='color:crimson'>{msg}</b>").format(msg=msg)
             return False
         if run.running():                               # one run at a time: a second click does nothing
             return False
@@ -221,9 +221,8 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         if run.start(work, blocking=blocking):
             return True
         # Another training of this kernel is running (an earlier explorer, after a cell re-run?).
-        progress.max, progress.value, stop_btn.disabled, train_btn.disabled, _ = before
-        train_msg.value = ("<b style='color:crimson'>another training is running in this kernel "
-                           "(an earlier explorer?): stop it or wait for it to end, then train again</b>")
+        progress.max, progress.value, stop_btn.disabled, train_btn.disabled, _unused = before
+        train_msg.value = (_("<b style='color:crimson'>another training is running in this kernel (an earlier explorer?): stop it or wait for it to end, then train again</b>"))
         return False
 
     handle = DepthExplorer(box, {"depth": slider, "residual": residual, "bn": bn, "steps": steps,
@@ -252,8 +251,8 @@ class Predictor(_Handle):
 def _file_predictor(render, samples: dict[str, bytes] | None, what: str, default: str | None = None) -> Predictor:
     """A FileUpload and a choice of samples, wired to `render(name, bytes) -> (html, figure, top)`;
     unreadable files give a message, never a traceback."""
-    upload = w.FileUpload(accept="image/*", multiple=False, description=f"upload {what}")
-    choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description="or a sample")
+    upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload {what}").format(what=what))
+    choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description=_("or a sample"))
     message, image = w.HTML(), w.Image(format="png")
     state: dict = {}
 
@@ -261,7 +260,7 @@ def _file_predictor(render, samples: dict[str, bytes] | None, what: str, default
         try:
             html, fig, top = render(name, data)
         except ImageInputError as err:
-            message.value = f"<b style='color:crimson'>{name}: {err}</b>"
+            message.value = _("<b style='color:crimson'>{name}: {err}</b>").format(name=name, err=err)
             image.value = b""
             state.update(error=str(err), top=None)
             return

@@ -8,6 +8,8 @@ refused with a message, so that an object whose `==` is always true cannot pass.
 
 from __future__ import annotations
 
+from ..i18n import _
+
 import functools
 import math
 import numbers
@@ -53,7 +55,7 @@ def _show_solution_link(name: str) -> None:
         return
     anchor = solution_anchor(name)
     if anchor:
-        display(Markdown(f"[One worked answer to {name.lower()}]({anchor}) (try it yourself first)."))
+        display(Markdown(_("[One worked answer to {lower}]({anchor}) (try it yourself first).").format(lower=name.lower(), anchor=anchor)))
 
 
 class CheckFailed(AssertionError):
@@ -148,7 +150,7 @@ def _placeholder_guard(answer):
         if result is Ellipsis or (result is None and _is_stub(answer)):
             raise _NotAttempted
         if result is None:
-            raise CheckFailed("Your function returned None: did you forget `return`?")
+            raise CheckFailed(_("Your function returned None: did you forget `return`?"))
         return result
     return guarded
 
@@ -184,23 +186,20 @@ def exercise(name: str):
                 if isinstance(err, (NotImplementedError, _NotAttempted)):
                     print(not_attempted)
                     return
-                failed = CheckFailed(f"Your code raised {type(err).__name__}: {_first_line(err)}. The check called "
-                                     "it as described above the cell; run `%debug` or `%tb` to see where.")
+                failed = CheckFailed(_("Your code raised {name}: {first_line}. The check called it as described above the cell; run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err)))
                 failed.exercise = name
                 _show_solution_link(name)
                 raise failed from err
             except Exception as err:                      # noqa: BLE001
                 if _learner_frame(err.__traceback__):     # learner code the check called indirectly (a forward)
-                    failed = CheckFailed(f"Your code raised {type(err).__name__}: {_first_line(err)}. Run `%debug` "
-                                         "or `%tb` to see where.")
+                    failed = CheckFailed(_("Your code raised {name}: {first_line}. Run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err)))
                     failed.exercise = name
                     _show_solution_link(name)
                     raise failed from err
-                broken = CheckError(f"{type(err).__name__} inside the check: {_first_line(err)}. This is a fault "
-                                    "of the course, not of your answer; please report it.")
+                broken = CheckError(_("{name} inside the check: {first_line}. This is a fault of the course, not of your answer; please report it.").format(name=type(err).__name__, first_line=_first_line(err)))
                 broken.exercise = name
                 raise broken from err
-            print(f"{name} passed")
+            print(_("{name} passed").format(name=name))
         return runner
     return wrap
 
@@ -217,7 +216,7 @@ def expect(condition: bool, message: str) -> None:
 
 
 def _refuse(value, what: str):
-    raise CheckFailed(f"Answer with {what}; you gave a {type(value).__name__}.")
+    raise CheckFailed(_("Answer with {what}; you gave a {name}.").format(what=what, name=type(value).__name__))
 
 
 def number(value, what: str = "a number") -> float:
@@ -264,7 +263,7 @@ def integer(value, what: str = "a whole number") -> int:
         return int(torch.Tensor.item(value.as_subclass(torch.Tensor)))
     x = number(value, what)
     if not (math.isfinite(x) and x.is_integer()):
-        raise CheckFailed(f"Answer with {what}; {value!r} is not a whole number.")
+        raise CheckFailed(_("Answer with {what}; {value!r} is not a whole number.").format(what=what, value=value))
     return int(x)
 
 
@@ -295,7 +294,7 @@ def numbers_of(value, count: int, what: str) -> list[float]:
         value = tensor(value, what).reshape(-1).tolist()
     if not isinstance(value, (list, tuple)):
         _refuse(value, what)
-    expect(len(value) == count, f"Return {what}; you returned {len(value)} values.")
+    expect(len(value) == count, _("Return {what}; you returned {value} values.").format(what=what, value=len(value)))
     return [number(v, what) for v in value]
 
 
@@ -312,8 +311,8 @@ def losses(fn: Callable, arg, steps: int, name: str) -> list[float]:
     if not isinstance(got, (list, tuple)):
         _refuse(got, "a list of losses")
     values = [number(v, "a list of losses (numbers, e.g. loss.item())") for v in got]
-    expect(len(values) == steps, f"{name}: return the {steps} losses, one per step; you returned {len(values)}.")
-    expect(all(math.isfinite(v) for v in values), f"{name}: some of your losses are not finite.")
+    expect(len(values) == steps, _("{name}: return the {steps} losses, one per step; you returned {values}.").format(name=name, steps=steps, values=len(values)))
+    expect(all(math.isfinite(v) for v in values), _("{name}: some of your losses are not finite.").format(name=name))
     return values
 
 
@@ -330,7 +329,7 @@ def randomise_bn(module: nn.Module, generator: torch.Generator) -> None:
 
 def module_answer(obj, what: str) -> nn.Module:
     """The learner's module, refused with a message when it is not an nn.Module."""
-    expect(isinstance(obj, nn.Module), f"{what} should be an nn.Module; you gave a {type(obj).__name__}.")
+    expect(isinstance(obj, nn.Module), _("{what} should be an nn.Module; you gave a {name}.").format(what=what, name=type(obj).__name__))
     return obj
 
 
@@ -340,7 +339,7 @@ def forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         y = run(module, x)
     if y is Ellipsis or (y is None and _is_stub(type(module).forward)):
         raise _NotAttempted
-    expect(y is not None, "Your forward returned None: did you forget `return`?")
+    expect(y is not None, _("Your forward returned None: did you forget `return`?"))
     return tensor(y, "a tensor from forward").to(x.dtype)
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ..i18n import _
+
 import functools
 from typing import Callable
 
@@ -40,23 +42,19 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
         case = f"Block in={in_c}, out={out_c}, stride={stride}"
         block = module_answer(run(block_cls, in_c, out_c, stride), "block_cls(in, out, stride)").eval()
         for name in ("conv1", "bn1", "conv2", "bn2", "shortcut"):
-            expect(isinstance(getattr(block, name, None), nn.Module), f"{case}: the block needs its layer `{name}`; "
-                   "inherit the layers from ResBlock and write only forward.")
+            expect(isinstance(getattr(block, name, None), nn.Module), _("{case}: the block needs its layer `{name}`; inherit the layers from ResBlock and write only forward.").format(case=case, name=name))
         randomise_bn(block, g)
         x = torch.randn(2, in_c, 8, 8, generator=g)
         used = used_modules(block, x)
         y = forward(block, x)
         want = _layers_output(block, x)
-        expect(tuple(y.shape) == tuple(want.shape), f"{case}: output shape {tuple(y.shape)}, expected "
-               f"{tuple(want.shape)}.{' Your forward never calls self.shortcut, so x keeps its shape.' if 'shortcut' not in used else ''}")
+        expect(tuple(y.shape) == tuple(want.shape), _("{case}: output shape {y_shape}, expected {want_shape}.{value}").format(case=case, y_shape=tuple(y.shape), want_shape=tuple(want.shape), value=_(' Your forward never calls self.shortcut, so x keeps its shape.') if 'shortcut' not in used else ''))
         if torch.allclose(y, want, atol=1e-5):
             continue
         for name in ("conv1", "bn1", "conv2", "bn2"):
-            expect(name in used, f"{case}: your forward never uses {name}. F(x) runs through both convolutions and "
-                                 "both BatchNorms.")
+            expect(name in used, _("{case}: your forward never uses {name}. F(x) runs through both convolutions and both BatchNorms.").format(case=case, name=name))
         if not isinstance(block.shortcut, nn.Identity):
-            expect("shortcut" in used, f"{case}: your forward never calls self.shortcut. When the shape changes, "
-                                       "x must go through the projection before it is added.")
+            expect("shortcut" in used, _("{case}: your forward never calls self.shortcut. When the shape changes, x must go through the projection before it is added.").format(case=case))
         for variant, hint in (("ReLU before the addition", "you apply the last ReLU to F(x) before the addition, so "
                                "the output can be negative. In Fig. 2 the ReLU comes after the sum."),
                               ("ReLU on F(x) too", "you apply a ReLU to F(x) and another after the addition. In Fig. 2 "
@@ -72,12 +70,10 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
             s = silent.shortcut(x)
         y0 = forward(silent, x)
         expect(not torch.allclose(y0, torch.zeros_like(y0), atol=1e-6),
-               f"{case}: with F(x) silenced (bn2's γ and β at zero) your block outputs zeros, so x is never added back.")
+               _("{case}: with F(x) silenced (bn2's γ and β at zero) your block outputs zeros, so x is never added back.").format(case=case))
         expect(not torch.allclose(y0, s, atol=1e-5) or bool((s >= 0).all()),
-               f"{case}: with F(x) silenced your block returns the shortcut with its negative values. The block "
-               "ends with a ReLU.")
-        raise CheckFailed(f"{case}: same layers, different output (largest difference {(y - want).abs().max():.3g}). "
-                          "Compare your forward with Fig. 2, one operation at a time.")
+               _("{case}: with F(x) silenced your block returns the shortcut with its negative values. The block ends with a ReLU.").format(case=case))
+        raise CheckFailed(_("{case}: same layers, different output (largest difference {max:.3g}). Compare your forward with Fig. 2, one operation at a time.").format(case=case, max=(y - want).abs().max()))
 
 
 @exercise("Exercise 02.2")
@@ -96,21 +92,18 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
         proj = (c_in * c_out + 2 * c_out) if projects else 0
         case = f"ResBlock({c_in}, {c_out}, stride={stride})"
         expect(got != convs and got != convs + (c_in * c_out if projects else 0),
-               f"{case}: you counted the convolutions only. Each BatchNorm learns a scale γ and a shift β per channel.")
+               _("{case}: you counted the convolutions only. Each BatchNorm learns a scale γ and a shift β per channel.").format(case=case))
         expect(got != want + 4 * c_out + (2 * c_out if projects else 0),
-               f"{case}: you counted running_mean and running_var too. They are buffers, not parameters: the optimiser "
-               "never updates them.")
+               _("{case}: you counted running_mean and running_var too. They are buffers, not parameters: the optimiser never updates them.").format(case=case))
         expect(got != want + 2 * c_out + (c_out if projects else 0),
-               f"{case}: you gave the convolutions a bias. They have none (bias=False), since the BN after each "
-               "would cancel it.")
+               _("{case}: you gave the convolutions a bias. They have none (bias=False), since the BN after each would cancel it.").format(case=case))
         expect(not projects or got != convs + 4 * c_out,
-               f"{case}: the shape changes here, so the shortcut is a 1×1 convolution with its own BatchNorm.")
+               _("{case}: the shape changes here, so the shortcut is a 1×1 convolution with its own BatchNorm.").format(case=case))
         expect(projects or got != want + proj,
-               f"{case}: the shape is kept here, so the shortcut is the identity, without parameters.")
+               _("{case}: the shape is kept here, so the shortcut is the identity, without parameters.").format(case=case))
         expect(got != 2 * 9 * c_in * c_out + 4 * c_out + proj or c_in == c_out,
-               f"{case}: your second convolution takes in_channels in. It follows the first, so it takes out_channels.")
-        raise CheckFailed(f"{case} has {want:,} parameters, you have {got:,}. Count each layer of "
-                          "print(ResBlock(...)) with its shape.")
+               _("{case}: your second convolution takes in_channels in. It follows the first, so it takes out_channels.").format(case=case))
+        raise CheckFailed(_("{case} has {want:,} parameters, you have {got:,}. Count each layer of print(ResBlock(...)) with its shape.").format(case=case, want=want, got=got))
 
 
 @functools.lru_cache(maxsize=64)          # deterministic runs: the check compares with each once per session
@@ -122,13 +115,13 @@ def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float
 
     torch.manual_seed(seed)
     z = torch.randn(32, 8, 8, 8) if x_first else None
-    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=use_residual) for _ in range(4)]).train()
+    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=use_residual) for _unused in range(4)]).train()
     z = torch.randn(32, 8, 8, 8) if z is None else z
     x = torch.relu(z)
     target = z if pre_relu_target else x
     opt = torch.optim.Adam(stack.parameters(), lr=lr)
     out = []
-    for _ in range(steps):
+    for _unused in range(steps):
         loss = F.mse_loss(stack(x), target)
         if zero_grad:
             opt.zero_grad()
@@ -152,8 +145,7 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
     for use_residual in (True, False):
         arm = "residual" if use_residual else "plain"
         runs[arm] = losses(fn, use_residual, 150, arm.capitalize())
-    expect(runs["residual"] != runs["plain"], "The two arms gave the same losses: build the stack with "
-                                              "use_residual=use_residual.")
+    expect(runs["residual"] != runs["plain"], _("The two arms gave the same losses: build the stack with use_residual=use_residual."))
     for use_residual in (True, False):
         arm = "residual" if use_residual else "plain"
         got, want = runs[arm], list(identity_race(use_residual, steps=5))
@@ -167,20 +159,16 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
                  (dict(zero_grad=False), "without clearing the gradients. Each step must start from zero gradients.")]
         for kwargs, hint in slips:
             expect(not _same(got[:5], identity_race(use_residual, steps=5, **kwargs)),
-                   f"{arm.capitalize()}: your losses match a run {hint}")
+                   _("{capitalize}: your losses match a run {hint}").format(capitalize=arm.capitalize(), hint=hint))
         expect(not _same(got[:4], list(identity_race(use_residual, steps=6))[1:5]),
-               f"{arm.capitalize()}: your losses are one step late: record each loss before its update.")
-        raise CheckFailed(f"{arm.capitalize()}: your first losses ({got[0]:.4f}, {got[1]:.4f}) are not those of a "
-                          f"run with the settings above ({want[0]:.4f}, {want[1]:.4f}). Follow the steps in order, "
-                          "in train mode.")
+               _("{capitalize}: your losses are one step late: record each loss before its update.").format(capitalize=arm.capitalize()))
+        raise CheckFailed(_("{capitalize}: your first losses ({got_0:.4f}, {got_1:.4f}) are not those of a run with the settings above ({want_0:.4f}, {want_1:.4f}). Follow the steps in order, in train mode.").format(capitalize=arm.capitalize(), got_0=got[0], got_1=got[1], want_0=want[0], want_1=want[1]))
     for arm, use_residual in (("residual", True), ("plain", False)):
         full = identity_race(use_residual)
         expect(full[-1] / 2 <= runs[arm][-1] <= 2 * full[-1],        # loose: rounding differs between machines
-               f"{arm.capitalize()}: your first losses are right but your last, {runs[arm][-1]:.4g}, is not what the "
-               f"same run reaches ({full[-1]:.4g}). Return the loss of every one of the 150 steps, in order.")
+               _("{capitalize}: your first losses are right but your last, {runs_arm_1:.4g}, is not what the same run reaches ({full_1:.4g}). Return the loss of every one of the 150 steps, in order.").format(capitalize=arm.capitalize(), runs_arm_1=runs[arm][-1], full_1=full[-1]))
     res, plain = runs["residual"][-1], runs["plain"][-1]
-    print(f"after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: "
-          f"{runs['residual'][0]:.3f} and {runs['plain'][0]:.3f})")
+    print(_("after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: {runs_residual_0:.3f} and {runs_plain_0:.3f})").format(res=res, plain=plain, runs_residual_0=runs['residual'][0], runs_plain_0=runs['plain'][0]))
     spread = load_spread().get("02.3")
     if spread:
         print(describe(spread, {"residual": res, "plain": plain}, "final loss"))

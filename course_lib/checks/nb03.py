@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ..i18n import _
+
 import math
 from typing import Callable
 
@@ -42,8 +44,7 @@ def check_output_size(fn: Callable[[int, int, int, int], int]) -> None:
         if all(abs(g - slip(*case)) < 1e-9 for g, case in zip(got, _SIZE_CASES)):
             raise CheckFailed(hint)
     case, g, w = next((c, g, w) for c, g, w in zip(_SIZE_CASES, got, want) if g != w)
-    raise CheckFailed(f"For size={case[0]}, k={case[1]}, p={case[2]}, s={case[3]}: nn.Conv2d gives {w}, you have {g:g}. "
-                      "Build that nn.Conv2d and count where its window can stand.")
+    raise CheckFailed(_("For size={case_0}, k={case_1}, p={case_2}, s={case_3}: nn.Conv2d gives {w}, you have {g:g}. Build that nn.Conv2d and count where its window can stand.").format(case_0=case[0], case_1=case[1], case_2=case[2], case_3=case[3], w=w, g=g))
 
 
 @exercise("Exercise 03.2")
@@ -60,7 +61,7 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
         if stem == "imagenet" and pool:
             n = step(n)
         sides = [n, n]
-        for _ in range(3):
+        for _unused in range(3):
             sides.append(step(sides[-1]))
         return sides
 
@@ -76,22 +77,19 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
             h.remove()
         answer = fn(size, stem)
         expect(isinstance(answer, (list, tuple)) or hasattr(answer, "__len__"),
-               f"Return a list of 5 sides; you returned a {type(answer).__name__}.")
+               _("Return a list of 5 sides; you returned a {name}.").format(name=type(answer).__name__))
         got = [integer(v, "whole numbers of pixels") for v in answer]
         case = f"For a {size}×{size} input and stem={stem!r}"
-        expect(len(got) == 5, f"{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), not {len(got)}.")
+        expect(len(got) == 5, _("{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), not {got}.").format(case=case, got=len(got)))
         if got == sides:
             continue
         expect(not (stem == "imagenet" and got == arithmetic(size, stem, pool=False)),
-               f"{case}: your sides leave out the stem's max-pool. It has stride 2 too.")
+               _("{case}: your sides leave out the stem's max-pool. It has stride 2 too.").format(case=case))
         expect(got != arithmetic(size, stem, halve=True),
-               f"{case}: halving with // 2 is not what a stride-2 layer does to an odd side. Work each layer out with "
-               "your output_size.")
-        expect(got[1] == got[0], f"{case}: layer1 has stride 1, so it keeps the size of the stem's output.")
-        expect(stem != "cifar" or got[0] == size, f"{case}: the CIFAR stem is a 3×3 convolution of stride 1 with "
-                                                  "padding 1, so it keeps the input's size.")
-        raise CheckFailed(f"{case}: the model gives {sides}, you have {got}. Trace one layer at a time with the "
-                          "cells above.")
+               _("{case}: halving with // 2 is not what a stride-2 layer does to an odd side. Work each layer out with your output_size.").format(case=case))
+        expect(got[1] == got[0], _("{case}: layer1 has stride 1, so it keeps the size of the stem's output.").format(case=case))
+        expect(stem != "cifar" or got[0] == size, _("{case}: the CIFAR stem is a 3×3 convolution of stride 1 with padding 1, so it keeps the input's size.").format(case=case))
+        raise CheckFailed(_("{case}: the model gives {sides}, you have {got}. Trace one layer at a time with the cells above.").format(case=case, sides=sides, got=got))
 
 
 @exercise("Exercise 03.3")
@@ -105,12 +103,10 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
         side = (size - 1) // stride + 1
         case = f"For x of shape {tuple(x.shape)} → {c_out} channels, stride {stride}"
         if tuple(got.shape) != (2, c_out, side, side):
-            expect(got.ndim != 4 or got.shape[1] != c_in, f"{case}: your output has shape {tuple(got.shape)}, still "
-                   f"{c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.")
+            expect(got.ndim != 4 or got.shape[1] != c_in, _("{case}: your output has shape {got_shape}, still {c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.").format(case=case, got_shape=tuple(got.shape), c_in=c_in, c_out=c_out))
             expect(got.ndim != 4 or got.shape[1] != c_out or got.shape[2] == side,
-                   f"{case}: your output's sides are {tuple(got.shape[2:])}, F(x)'s are {(side, side)}. Pad channels "
-                   "only, not height or width, and subsample by the stride.")
-            raise CheckFailed(f"{case}: expected shape {(2, c_out, side, side)}, got {tuple(got.shape)}.")
+                   _("{case}: your output's sides are {got_shape_2}, F(x)'s are {value}. Pad channels only, not height or width, and subsample by the stride.").format(case=case, got_shape_2=tuple(got.shape[2:]), value=(side, side)))
+            raise CheckFailed(_("{case}: expected shape {value}, got {got_shape}.").format(case=case, value=(2, c_out, side, side), got_shape=tuple(got.shape)))
         sub = x[:, :, ::stride, ::stride]
         offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)
                    and bool(got[:, :o].eq(0).all()) and bool(got[:, o + c_in:].eq(0).all())]
@@ -119,13 +115,10 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
         if stride == 2:
             pooled = nn.functional.avg_pool2d(x, 2, ceil_mode=True)
             expect(not torch.allclose(got[:, :c_in], pooled, atol=1e-5),
-                   f"{case}: your shortcut averages 2×2 pixels (the later ResNet-D idea). Option A keeps single pixels, "
-                   "as the stride-2 1×1 projection of option B does.")
+                   _("{case}: your shortcut averages 2×2 pixels (the later ResNet-D idea). Option A keeps single pixels, as the stride-2 1×1 projection of option B does.").format(case=case))
             odd = x[:, :, 1::2, 1::2]
             expect(odd.shape != sub.shape or not torch.equal(got[:, :c_in], odd),
-                   f"{case}: your shortcut keeps pixels 1, 3, 5, …, but F(x)'s windows are centred on other input "
-                   "pixels. Find which, from the convolution's padding and stride.")
+                   _("{case}: your shortcut keeps pixels 1, 3, 5, …, but F(x)'s windows are centred on other input pixels. Find which, from the convolution's padding and stride.").format(case=case))
         kept = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)]
-        expect(not kept, f"{case}: x is there, but the extra channels are not zeros.")
-        raise CheckFailed(f"{case}: the output should hold x, subsampled by the stride and otherwise unchanged, in one "
-                          "block of channels, and zeros in the extra ones.")
+        expect(not kept, _("{case}: x is there, but the extra channels are not zeros.").format(case=case))
+        raise CheckFailed(_("{case}: the output should hold x, subsampled by the stride and otherwise unchanged, in one block of channels, and zeros in the extra ones.").format(case=case))

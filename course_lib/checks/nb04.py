@@ -3,6 +3,8 @@ bottleneck block, 04.2 torchvision's bottleneck block built by hand, 04.3 Table 
 
 from __future__ import annotations
 
+from ..i18n import _
+
 from typing import Callable
 
 import torch
@@ -43,8 +45,7 @@ def check_param_count(fn: Callable[[str, int, int], int]) -> None:
         if got == [slip(*case) for case in _WEIGHT_CASES]:
             raise CheckFailed(hint)
     (block, c, w), g, right = next((case, g, r) for case, g, r in zip(_WEIGHT_CASES, got, want) if g != r)
-    raise CheckFailed(f"For {block}, in_channels={c}, width={w}: the block has {right:,} weights, you have {g:,}. "
-                      "Count each convolution as kernel height × width × in channels × out channels.")
+    raise CheckFailed(_("For {block}, in_channels={c}, width={w}: the block has {right:,} weights, you have {g:,}. Count each convolution as kernel height × width × in channels × out channels.").format(block=block, c=c, w=w, right=right, g=g))
 
 
 @exercise("Exercise 04.2")
@@ -80,30 +81,24 @@ def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
                 hint = " The last 1×1 convolution expands to 4·width channels."
             elif any(isinstance(m, nn.Conv2d) and m.bias is not None for m in theirs.modules()):
                 hint = " Your convolutions have biases; torchvision's have none, since a BN follows each."
-            raise CheckFailed(f"{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}")
+            raise CheckFailed(_("{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}").format(case=case, n_got=n_got, n_ref=n_ref, hint=hint))
         try:
             result = theirs.load_state_dict(ref.state_dict(), strict=False)
             missing, unexpected = result.missing_keys, result.unexpected_keys
         except RuntimeError as err:
-            raise CheckFailed(f"{case}: torchvision's weights do not fit your layers: "
-                              f"{str(err).splitlines()[1].strip()[:200].rstrip('.')}.") from None
-        expect(not missing and not unexpected, f"{case}: name the layers as torchvision does. Yours lacks "
-               f"{', '.join(unexpected[:4]) or 'nothing'} and has {', '.join(missing[:4]) or 'nothing'} in addition.")
+            raise CheckFailed(_("{case}: torchvision's weights do not fit your layers: {rstrip}.").format(case=case, rstrip=str(err).splitlines()[1].strip()[:200].rstrip('.'))) from None
+        expect(not missing and not unexpected, _("{case}: name the layers as torchvision does. Yours lacks {value} and has {value2} in addition.").format(case=case, value=', '.join(unexpected[:4]) or _('nothing'), value2=', '.join(missing[:4]) or _('nothing')))
         x = torch.randn(2, c_in, 8, 8, generator=g)
         got = forward(theirs.eval(), x)
         with torch.no_grad():
             want = ref(x)
-        expect(tuple(got.shape) == tuple(want.shape), f"{case}: output shape {tuple(got.shape)}, expected "
-                                                      f"{tuple(want.shape)}.")
+        expect(tuple(got.shape) == tuple(want.shape), _("{case}: output shape {got_shape}, expected {want_shape}.").format(case=case, got_shape=tuple(got.shape), want_shape=tuple(want.shape)))
         if torch.allclose(got, want, atol=1e-5):
             continue
-        expect(not (stride == 2 and theirs.conv1.stride == (2, 2)), f"{case}: your stride sits on the first 1×1 "
-               "convolution, as in the paper's original model (v1). torchvision puts it on the 3×3 (v1.5).")
-        expect(not bool((got < 0).any()), f"{case}: your output has negative values, so the last ReLU comes before "
-                                          "the addition or is missing.")
-        raise CheckFailed(f"{case}: same weights, different output. Compare your forward with torchvision's "
-                          "Bottleneck.forward, one operation at a time.")
-    print("same parameter count and same outputs as torchvision's Bottleneck")
+        expect(not (stride == 2 and theirs.conv1.stride == (2, 2)), _("{case}: your stride sits on the first 1×1 convolution, as in the paper's original model (v1). torchvision puts it on the 3×3 (v1.5).").format(case=case))
+        expect(not bool((got < 0).any()), _("{case}: your output has negative values, so the last ReLU comes before the addition or is missing.").format(case=case))
+        raise CheckFailed(_("{case}: same weights, different output. Compare your forward with torchvision's Bottleneck.forward, one operation at a time.").format(case=case))
+    print(_("same parameter count and same outputs as torchvision's Bottleneck"))
 
 
 def _resnet_param_formula(block: str, layers, proj: bool = True, bn: bool = True, fc_bias: bool = True,
@@ -147,9 +142,7 @@ def check_resnet_params(fn: Callable[[str, list], int]) -> None:
                  (dict(layer1_proj=False), "in a bottleneck network layer1 needs a projection too, 64 → 256 channels."),
                  (dict(fc_bias=False), "the classifier nn.Linear(·, 1000) has a bias.")]
         bn_channels = (_resnet_param_formula(block, layers) - _resnet_param_formula(block, layers, bn=False)) // 2
-        expect(got != want + 2 * bn_channels, f"{case}: you counted BN's running_mean and running_var. They are "
-                                              "buffers, not parameters: the optimiser never updates them.")
+        expect(got != want + 2 * bn_channels, _("{case}: you counted BN's running_mean and running_var. They are buffers, not parameters: the optimiser never updates them.").format(case=case))
         for kwargs, hint in slips:
             expect(got != _resnet_param_formula(block, layers, **kwargs), f"{case}: {hint}")
-        raise CheckFailed(f"{case}. Count the stem (7×7 convolution from 3 to 64 channels and a BN), every block, the "
-                          "projections and the classifier.")
+        raise CheckFailed(_("{case}. Count the stem (7×7 convolution from 3 to 64 channels and a BN), every block, the projections and the classifier.").format(case=case))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ..i18n import _
+
 import math
 import statistics
 from typing import Callable
@@ -26,17 +28,13 @@ def check_gradient_ratio_guess(guess) -> None:
     """A guess of plain-32's first-to-last-layer gradient ratio at initialisation (the explorer's
     readout); passes within a factor of 10 of the value measured with seed 0."""
     guess = number(guess, "a positive number")
-    expect(math.isfinite(guess) and guess > 0, f"Guess a positive number; you gave {guess!r}.")
+    expect(math.isfinite(guess) and guess > 0, _("Guess a positive number; you gave {guess!r}.").format(guess=guess))
     ratios = [gradient_ratio(seed) for seed in SPREAD_SEEDS]
     actual = ratios[0]
     off = abs(math.log10(guess / actual))
-    print(f"measured with seed 0 (the explorer's): {actual:.3g}; your guess: {guess:.3g} (off by a factor of "
-          f"{10 ** off:.1f})")
-    print(f"over seeds {SPREAD_SEEDS[0]}–{SPREAD_SEEDS[-1]} (other weights and digits): median "
-          f"{statistics.median(ratios):.3g}, range {min(ratios):.3g} – {max(ratios):.3g}")
-    expect(off <= 1, f"Your guess is {'above' if guess > actual else 'below'} the measurement by more than a factor "
-                     "of 10. Look at the explorer's gradient panel for plain-20 and plain-56, and think about which way "
-                     "the ratio moves with depth.")
+    print(_("measured with seed 0 (the explorer's): {actual:.3g}; your guess: {guess:.3g} (off by a factor of {value:.1f})").format(actual=actual, guess=guess, value=10 ** off))
+    print(_("over seeds {SPREAD_SEEDS_0}–{SPREAD_SEEDS_1} (other weights and digits): median {median:.3g}, range {ratios:.3g} – {ratios2:.3g}").format(SPREAD_SEEDS_0=SPREAD_SEEDS[0], SPREAD_SEEDS_1=SPREAD_SEEDS[-1], median=statistics.median(ratios), ratios=min(ratios), ratios2=max(ratios)))
+    expect(off <= 1, _("Your guess is {value} the measurement by more than a factor of 10. Look at the explorer's gradient panel for plain-20 and plain-56, and think about which way the ratio moves with depth.").format(value=_('above') if guess > actual else _('below')))
 
 
 @exercise("Exercise 08.2")
@@ -48,18 +46,13 @@ def check_projection_params(n) -> None:
     n = integer(n, "a whole number of parameters")
     if n == want:
         return
-    expect(n != 16 * 32 + 32 * 64, "That counts the 1×1 convolutions only. Each projection is followed by a "
-                                   "BatchNorm with a γ and a β per channel.")
-    expect(n != 16 * 32 + 32 * 64 + 4 * (32 + 64), "You counted BN's running_mean and running_var too. They are "
-                                                   "buffers, not parameters.")
+    expect(n != 16 * 32 + 32 * 64, _("That counts the 1×1 convolutions only. Each projection is followed by a BatchNorm with a γ and a β per channel."))
+    expect(n != 16 * 32 + 32 * 64 + 4 * (32 + 64), _("You counted BN's running_mean and running_var too. They are buffers, not parameters."))
     expect(n not in (9 * (16 * 32 + 32 * 64) + 2 * (32 + 64), 9 * (16 * 32 + 32 * 64)),
-           "You counted 3×3 projections. A projection shortcut is a 1×1 convolution.")
-    expect(n not in (16 * 32 + 2 * 32, 32 * 64 + 2 * 64), "You counted one projection. The shape changes twice in "
-                                                          "residual-20, at the start of its second and third stages.")
-    expect(n != 3 * (16 * 32 + 2 * 32) + 3 * (32 * 64 + 2 * 64), "You gave every block of a stage a projection. "
-                                                                 "Only the first block changes the shape.")
-    raise CheckFailed(f"Not {n:,}. Count the 1×1 convolutions (no bias) and the BatchNorms of the projections "
-                      "where the width changes, 16 → 32 and 32 → 64.")
+           _("You counted 3×3 projections. A projection shortcut is a 1×1 convolution."))
+    expect(n not in (16 * 32 + 2 * 32, 32 * 64 + 2 * 64), _("You counted one projection. The shape changes twice in residual-20, at the start of its second and third stages."))
+    expect(n != 3 * (16 * 32 + 2 * 32) + 3 * (32 * 64 + 2 * 64), _("You gave every block of a stage a projection. Only the first block changes the shape."))
+    raise CheckFailed(_("Not {n:,}. Count the 1×1 convolutions (no bias) and the BatchNorms of the projections where the width changes, 16 → 32 and 32 → 64.").format(n=n))
 
 
 def _receptive_field(layers, strides_used: bool = True) -> int:
@@ -80,14 +73,9 @@ def check_receptive_field(fn: Callable[[list], int]) -> None:
         got, want = integer(fn(list(layers)), "a whole number of pixels"), _receptive_field(layers)
         if got == want:
             continue
-        expect(got != _receptive_field(layers, strides_used=False), f"For {layers} you get {got}, as if every stride "
-               "were 1. After a stride-2 layer, neighbouring positions of the next layer are 2 input pixels apart.")
-        expect(got != sum(k for k, _ in layers), f"For {layers} you added the kernel sizes ({got}). Neighbouring "
-                                                 "windows overlap, so each layer adds less than its kernel.")
-        after = 1 + sum((k - 1) * math.prod(s for _, s in layers[: i + 1]) for i, (k, _) in enumerate(layers))
-        expect(got != after, f"For {layers} you get {got}: your layers count their own stride too. A layer's stride "
-                             "spaces out the layers after it, not its own window.")
-        expect(got != math.prod(k for k, _ in layers), f"For {layers} you multiplied the kernel sizes ({got}). "
-                                                       "Stacked windows grow by adding, not multiplying.")
-        raise CheckFailed(f"For {layers} the receptive field is {want}, you have {got}. Work out two layers by hand on "
-                          "paper, then code what you did.")
+        expect(got != _receptive_field(layers, strides_used=False), _("For {layers} you get {got}, as if every stride were 1. After a stride-2 layer, neighbouring positions of the next layer are 2 input pixels apart.").format(layers=layers, got=got))
+        expect(got != sum(k for k, _unused in layers), _("For {layers} you added the kernel sizes ({got}). Neighbouring windows overlap, so each layer adds less than its kernel.").format(layers=layers, got=got))
+        after = 1 + sum((k - 1) * math.prod(s for _unused, s in layers[: i + 1]) for i, (k, _unused) in enumerate(layers))
+        expect(got != after, _("For {layers} you get {got}: your layers count their own stride too. A layer's stride spaces out the layers after it, not its own window.").format(layers=layers, got=got))
+        expect(got != math.prod(k for k, _unused in layers), _("For {layers} you multiplied the kernel sizes ({got}). Stacked windows grow by adding, not multiplying.").format(layers=layers, got=got))
+        raise CheckFailed(_("For {layers} the receptive field is {want}, you have {got}. Work out two layers by hand on paper, then code what you did.").format(layers=layers, want=want, got=got))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from ..i18n import _
+
 from typing import Callable
 
 import torch
@@ -19,33 +21,31 @@ def check_top5(fn: Callable[[torch.Tensor, list], list]) -> None:
     logits = torch.randn(1000) * 3
     categories = [f"class {i}" for i in range(1000)]
     answer = fn(logits.clone(), categories)
-    expect(isinstance(answer, (list, tuple)), f"Return a list of (category, probability) pairs; you returned a "
-                                              f"{type(answer).__name__}.")
+    expect(isinstance(answer, (list, tuple)), _("Return a list of (category, probability) pairs; you returned a {name}.").format(name=type(answer).__name__))
     got = list(answer)
-    expect(len(got) == 5, f"Return 5 pairs, not {len(got)}.")
+    expect(len(got) == 5, _("Return 5 pairs, not {got}.").format(got=len(got)))
     expect(all(isinstance(p, (list, tuple)) and len(p) == 2 for p in got),
-           "Return each entry as a pair (category, probability).")
+           _("Return each entry as a pair (category, probability)."))
     names = [p[0] for p in got]
-    expect(all(isinstance(n, str) for n in names), "The first item of each pair is the category's name (a string "
-                                                   "from categories), not its index.")
+    expect(all(isinstance(n, str) for n in names), _("The first item of each pair is the category's name (a string from categories), not its index."))
     values = [number(p[1], "a probability for each pair") for p in got]
     probs = logits.softmax(0)
     top = probs.topk(5).indices.tolist()
     want = [(categories[i], probs[i].item()) for i in top]
     expect(names != [categories[i] for i in logits.topk(5, largest=False).indices.tolist()],
-           "Those are the 5 least probable classes. Sort from the highest probability down.")
-    expect(sorted(names) != sorted(n for n, _ in want) or names == [n for n, _ in want],
-           "The right 5 classes, in the wrong order: most probable first.")
-    expect(names == [n for n, _ in want], "The names are not the 5 most probable classes.")
+           _("Those are the 5 least probable classes. Sort from the highest probability down."))
+    expect(sorted(names) != sorted(n for n, _unused in want) or names == [n for n, _unused in want],
+           _("The right 5 classes, in the wrong order: most probable first."))
+    expect(names == [n for n, _unused in want], _("The names are not the 5 most probable classes."))
     expect(not all(abs(v - logits[i].item()) < 1e-5 for v, i in zip(values, top)),
-           "Those are logits, not probabilities: turn the scores into probabilities over all 1,000 classes first.")
+           _("Those are logits, not probabilities: turn the scores into probabilities over all 1,000 classes first."))
     expect(not all(abs(v - torch.sigmoid(logits[i]).item()) < 1e-5 for v, i in zip(values, top)),
-           "Those are sigmoids of each logit on its own. The 1,000 probabilities of one image must add up to 1.")
+           _("Those are sigmoids of each logit on its own. The 1,000 probabilities of one image must add up to 1."))
     top_only = logits[top].softmax(0).tolist()
     expect(not all(abs(v - w) < 1e-5 for v, w in zip(values, top_only)),
-           "Your 5 probabilities add up to 1 among themselves. Normalise over all 1,000 classes, then pick the top 5.")
-    expect(all(abs(v - w) < 1e-5 for v, (_, w) in zip(values, want)),
-           "The probabilities are not those of the logits over the 1,000 classes.")
+           _("Your 5 probabilities add up to 1 among themselves. Normalise over all 1,000 classes, then pick the top 5."))
+    expect(all(abs(v - w) < 1e-5 for v, (_unused, w) in zip(values, want)),
+           _("The probabilities are not those of the logits over the 1,000 classes."))
 
 
 @exercise("Exercise 09.2")
@@ -60,7 +60,7 @@ def check_caffe_input(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     mean = torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
     want = rgb.flip(0) * 255 - mean
     got = tensor(fn(rgb.clone()), "a tensor").float()
-    expect(tuple(got.shape) == (3, 4, 4), f"Keep the shape (3, H, W); you returned {tuple(got.shape)}.")
+    expect(tuple(got.shape) == (3, 4, 4), _("Keep the shape (3, H, W); you returned {got_shape}.").format(got_shape=tuple(got.shape)))
     if torch.allclose(got, want, atol=1e-3):
         return
     slips = [(rgb * 255 - mean, "The channels are still in RGB order, and Caffe wants them in BGR order."),
@@ -76,8 +76,7 @@ def check_caffe_input(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
              (rgb.flip(0) * 255, "You left out the mean colour.")]
     for value, hint in slips:
         expect(not torch.allclose(got, value, atol=1e-3), hint)
-    raise CheckFailed("The result is not Caffe's input. Compare yours with the cell above it on one pixel, channel "
-                      "by channel.")
+    raise CheckFailed(_("The result is not Caffe's input. Compare yours with the cell above it on one pixel, channel by channel."))
 
 
 @exercise("Exercise 09.3")
@@ -96,11 +95,10 @@ def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
     with torch.no_grad():
         want = bn(conv(x)).double()
     answer = fn(conv.weight.detach().clone(), bn)
-    expect(isinstance(answer, (list, tuple)) and len(answer) == 2, "Return two things, (weight, bias).")
+    expect(isinstance(answer, (list, tuple)) and len(answer) == 2, _("Return two things, (weight, bias)."))
     weight, bias = (tensor(v, "a tensor") for v in answer)
     expect(tuple(weight.shape) == (6, 3, 3, 3) and tuple(bias.shape) == (6,),
-           f"The weight keeps the convolution's shape (6, 3, 3, 3) and the bias has one value per output channel, "
-           f"(6,); you returned {tuple(weight.shape)} and {tuple(bias.shape)}.")
+           _("The weight keeps the convolution's shape (6, 3, 3, 3) and the bias has one value per output channel, (6,); you returned {weight_shape} and {bias_shape}.").format(weight_shape=tuple(weight.shape), bias_shape=tuple(bias.shape)))
 
     def folded(w, b):
         return nn.functional.conv2d(x.double(), w.double(), b.double(), padding=1)
@@ -115,17 +113,13 @@ def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
         return folded(w0 * scale.view(-1, 1, 1, 1), beta - m * scale)
 
     expect(not torch.allclose(got, fold_with(g / v.sqrt()), atol=1e-4),
-           "Close: your fold would be right if BatchNorm had no eps. With variances this small, bn.eps matters.")
+           _("Close: your fold would be right if BatchNorm had no eps. With variances this small, bn.eps matters."))
     expect(not torch.allclose(got, fold_with(g / (v + bn.eps)), atol=1e-4),
-           "You divided by the variance where BatchNorm divides by the standard deviation.")
+           _("You divided by the variance where BatchNorm divides by the standard deviation."))
     scale = g / (v + bn.eps).sqrt()
     w_ok = torch.allclose(weight, w0 * scale.view(-1, 1, 1, 1), atol=1e-5)
     b_ok = torch.allclose(bias, beta - m * scale, atol=1e-5)
-    expect(not w_ok or b_ok, "Your weight is right but your bias is not. Work out what bn(conv(x)) gives for an "
-                             "input of zeros.")
-    expect(not b_ok or w_ok, "Your bias is right but your weight is not. Each output channel's filter is scaled by "
-                             "its own factor.")
-    expect(not torch.allclose(weight, w0, atol=1e-6), "You kept the convolution's weight as it is, but BatchNorm "
-                                                      "also scales each channel.")
-    raise CheckFailed("Your convolution does not compute bn(conv(x)). Write out what BN does to one output channel in "
-                      "eval mode, and sort its terms into a factor and an offset.")
+    expect(not w_ok or b_ok, _("Your weight is right but your bias is not. Work out what bn(conv(x)) gives for an input of zeros."))
+    expect(not b_ok or w_ok, _("Your bias is right but your weight is not. Each output channel's filter is scaled by its own factor."))
+    expect(not torch.allclose(weight, w0, atol=1e-6), _("You kept the convolution's weight as it is, but BatchNorm also scales each channel."))
+    raise CheckFailed(_("Your convolution does not compute bn(conv(x)). Write out what BN does to one output channel in eval mode, and sort its terms into a factor and an offset."))

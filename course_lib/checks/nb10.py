@@ -3,6 +3,8 @@ normalisation, 10.3 the pre-activation block."""
 
 from __future__ import annotations
 
+from ..i18n import _
+
 import math
 from typing import Callable
 
@@ -21,16 +23,13 @@ def check_path_counts(fn: Callable[[int], list]) -> None:
     for n in (1, 3, 9, 12):
         answer = fn(n)
         expect(isinstance(answer, (list, tuple)) or hasattr(answer, "tolist"),
-               f"Return a list of n + 1 numbers; you returned a {type(answer).__name__}.")
+               _("Return a list of n + 1 numbers; you returned a {name}.").format(name=type(answer).__name__))
         values = answer.tolist() if hasattr(answer, "tolist") else list(answer)
         got = [integer(v, "whole numbers of paths") for v in values]
         want = [math.comb(n, k) for k in range(n + 1)]
-        expect(len(got) == n + 1, f"For n = {n} a path can pass through 0, 1, …, n branches: that is n + 1 = {n + 1} "
-                                  f"possible lengths, and you returned {len(got)} numbers.")
-        expect(sum(got) == 2 ** n, f"For n = {n} the counts must add up to the 2^n = {2 ** n} paths, and yours add up "
-                                   f"to {sum(got)}.")
-        expect(got == want, f"For n = {n} you have {got}. How many ways are there to choose which k of the n blocks "
-                            "a path goes through?")
+        expect(len(got) == n + 1, _("For n = {n} a path can pass through 0, 1, …, n branches: that is n + 1 = {value} possible lengths, and you returned {got} numbers.").format(n=n, value=n + 1, got=len(got)))
+        expect(sum(got) == 2 ** n, _("For n = {n} the counts must add up to the 2^n = {value} paths, and yours add up to {got}.").format(n=n, value=2 ** n, got=sum(got)))
+        expect(got == want, _("For n = {n} you have {got}. How many ways are there to choose which k of the n blocks a path goes through?").format(n=n, got=got))
 
 
 @exercise("Exercise 10.2")
@@ -43,37 +42,32 @@ def check_filter_normalize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
         answer = run(fn, d.clone(), w.clone())
     except _LearnerError as wrapped:
         if "2-tuple" in str(wrapped.error):
-            raise CheckFailed("Your code raised: Tensor.norm with three dims treats them as a matrix norm, which "
-                              "takes two. torch.linalg.vector_norm takes any number of dims.") from None
+            raise CheckFailed(_("Your code raised: Tensor.norm with three dims treats them as a matrix norm, which takes two. torch.linalg.vector_norm takes any number of dims.")) from None
         raise
     if answer is Ellipsis:
         raise _NotAttempted
     got = tensor(answer, "a tensor")
     want = torch.stack([d_f * (w_f.norm() / d_f.norm()) for d_f, w_f in zip(d, w)]).double()
-    expect(got.shape == w.shape, f"Return a tensor of the weight's shape {tuple(w.shape)}, not {tuple(got.shape)}.")
+    expect(got.shape == w.shape, _("Return a tensor of the weight's shape {w_shape}, not {got_shape}.").format(w_shape=tuple(w.shape), got_shape=tuple(got.shape)))
     if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
         return
     whole = (d * (w.norm() / d.norm())).double()
     expect(not torch.allclose(got, whole, rtol=1e-4, atol=1e-5),
-           "You rescaled the whole direction to the norm of the whole weight. Li et al. rescale each filter (each "
-           "slice along dim 0) on its own, so that every filter moves in proportion to its size.")
+           _("You rescaled the whole direction to the norm of the whole weight. Li et al. rescale each filter (each slice along dim 0) on its own, so that every filter moves in proportion to its size."))
     unit = (d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)).double()
     expect(not torch.allclose(got, unit, rtol=1e-4, atol=1e-5),
-           "Your filters have norm 1. Each should have the norm of the same filter of the weight.")
+           _("Your filters have norm 1. Each should have the norm of the same filter of the weight."))
     expect(not torch.allclose(got, (w * (d.norm() / w.norm())).double(), rtol=1e-4, atol=1e-5)
            and not torch.allclose(got, torch.stack([w_f * (d_f.norm() / w_f.norm()) for d_f, w_f in zip(d, w)]).double(),
                                   rtol=1e-4, atol=1e-5),
-           "Your result points along the weight. It should point along the random direction, with the weight's "
-           "filter sizes.")
+           _("Your result points along the weight. It should point along the random direction, with the weight's filter sizes."))
     per_channel = (d * (w.norm(dim=(2, 3), keepdim=True) / d.norm(dim=(2, 3), keepdim=True))).double()
     expect(not torch.allclose(got, per_channel, rtol=1e-4, atol=1e-5),
-           "You rescaled each 3×3 kernel (one input channel of a filter). A filter is the whole slice along dim 0, "
-           "all its input channels together.")
+           _("You rescaled each 3×3 kernel (one input channel of a filter). A filter is the whole slice along dim 0, all its input channels together."))
     norms = got.flatten(1).norm(dim=1)
     expect(torch.allclose(norms, w.flatten(1).norm(dim=1).double(), rtol=1e-4),
-           "Each filter of the result must have the norm of the same filter of the weight.")
-    raise CheckFailed("Your filters have the right norms but point elsewhere. Rescale each filter of the direction; "
-                      "do not change its direction.")
+           _("Each filter of the result must have the norm of the same filter of the weight."))
+    raise CheckFailed(_("Your filters have the right norms but point elsewhere. Rescale each filter of the direction; do not change its direction."))
 
 
 def _preact_variant(block: nn.Module, x: torch.Tensor, variant: str) -> torch.Tensor:
@@ -113,9 +107,8 @@ def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
         if not list(theirs.parameters()):                  # __init__ is still the placeholder
             raise _NotAttempted
         for name in ("bn1", "conv1", "bn2", "conv2"):
-            expect(isinstance(getattr(theirs, name, None), nn.Module), f"Your block needs an attribute `{name}`.")
-        expect(theirs.bn1.num_features == c_in, f"{case}: your bn1 has {theirs.bn1.num_features} channels. In a "
-               "pre-activation block the first BN sees the block's input, before any convolution.")
+            expect(isinstance(getattr(theirs, name, None), nn.Module), _("Your block needs an attribute `{name}`.").format(name=name))
+        expect(theirs.bn1.num_features == c_in, _("{case}: your bn1 has {num_features} channels. In a pre-activation block the first BN sees the block's input, before any convolution.").format(case=case, num_features=theirs.bn1.num_features))
         ours = PreActBlock(c_in, c_out, stride, shortcut="A").eval()
         ours.load_state_dict({k: v for k, v in theirs.state_dict().items() if k in ours.state_dict()}, strict=False)
         for bn in (ours.bn1, ours.bn2):                  # non-trivial statistics, so BN's place matters
@@ -126,7 +119,7 @@ def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
         got = forward(theirs, x)
         with torch.no_grad():
             want = ours(x)
-        expect(got.shape == want.shape, f"{case}: output shape {tuple(got.shape)}, expected {tuple(want.shape)}.")
+        expect(got.shape == want.shape, _("{case}: output shape {got_shape}, expected {want_shape}.").format(case=case, got_shape=tuple(got.shape), want_shape=tuple(want.shape)))
         if torch.allclose(got, want, atol=1e-5):
             continue
         for variant, hint in (("ReLU after the addition", "your output has no negative values, so a ReLU follows the "
@@ -143,7 +136,5 @@ def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
                 theirs.conv2.bias.zero_()
         silent = forward(theirs, x)
         expect(torch.allclose(silent, _preact_variant(theirs, x, "right"), atol=1e-5),
-               f"{case}: with conv2's weights at zero the block should return its shortcut alone, and yours returns "
-               "something else. Check the subsampling and the zero channels.")
-        raise CheckFailed(f"{case}: the shortcut is right, but the branch differs. In a pre-activation block each "
-                          "convolution comes after a BN and a ReLU, not before.")
+               _("{case}: with conv2's weights at zero the block should return its shortcut alone, and yours returns something else. Check the subsampling and the zero channels.").format(case=case))
+        raise CheckFailed(_("{case}: the shortcut is right, but the branch differs. In a pre-activation block each convolution comes after a BN and a ReLU, not before.").format(case=case))

@@ -1,0 +1,444 @@
+"""The Chinese edition, built from the English notebooks and translation catalogs.
+
+The English notebooks are the source. Each has a catalog, `course_lib/locale/zh_CN/notebooks/<name>.po`,
+whose message ids are its markdown cells; `course_lib/locale/zh_CN/LC_MESSAGES/course_lib.po` holds
+what `course_lib` prints (see `course_lib/i18n.py`). `notebooks/zh/<name>.ipynb` is the English
+notebook with each markdown cell replaced by its translation and each code cell copied unchanged
+(its outputs are kept from the last zh run while its code is unchanged).
+
+    python -m course_lib.translate extract   # bring every catalog up to date with the English
+    python -m course_lib.translate todo      # what needs translating: missing, stale (fuzzy) entries
+    python -m course_lib.translate build     # write notebooks/zh/*.ipynb from the catalogs
+    python -m course_lib.translate check     # fail on anything stale, missing, off-glossary or unbuilt
+
+An English cell that changes no longer matches its entry: `extract` keeps the old translation as a
+fuzzy entry (with the old English as its previous msgid), and `check` fails until it is retranslated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import csv
+import difflib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .i18n import DOMAIN, LOCALE_DIR, catalog_path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+LANG = "zh"
+OUT = NOTEBOOKS / LANG
+CATALOGS = LOCALE_DIR / "zh_CN" / "notebooks"
+GLOSSARY = LOCALE_DIR / "zh_CN" / "glossary.csv"
+SEED_QUOTES = ROOT / "data" / "seed_quotes.json"
+_HEADER = {"Project-Id-Version": "course_lib 0.1.0", "Language": "zh_CN", "MIME-Version": "1.0",
+           "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
+
+
+# ---------------------------------------------------------------------------------------------
+# catalogs
+# ---------------------------------------------------------------------------------------------
+
+def english_notebooks() -> list[Path]:
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def notebook_catalog(notebook: Path) -> Path:
+    return CATALOGS / f"{notebook.stem}.po"
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def markdown_cells(notebook: Path) -> list[tuple[int, str]]:
+    """(cell index, source) of each non-empty markdown cell of a notebook."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [(i, _source(c)) for i, c in enumerate(cells) if c["cell_type"] == "markdown" and _source(c).strip()]
+
+
+def runtime_messages() -> list[tuple[str, str]]:
+    """(msgid, 'module.py:line') of every `_("...")` and `N_("...")` in course_lib."""
+    found = []
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                found.append((node.args[0].value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+    return found
+
+
+def _load(path: Path):
+    import polib
+
+    if path.exists():
+        return polib.pofile(str(path), wrapwidth=0)
+    po = polib.POFile(wrapwidth=0)
+    po.metadata = dict(_HEADER)
+    return po
+
+
+def update_catalog(path: Path, messages: list[tuple[str, str]]) -> dict:
+    """Make the catalog's live entries exactly `messages` (msgid, where). An entry whose English
+    changed becomes fuzzy, keeping its old translation and the old English as previous msgid."""
+    import polib
+
+    po = _load(path)
+    old = {e.msgid: e for e in po if not e.obsolete}
+    wanted, seen = [], set()
+    for msgid, where in messages:
+        if msgid not in seen:
+            seen.add(msgid)
+            wanted.append((msgid, where))
+    gone = [e for m, e in old.items() if m not in seen]
+    counts = {"kept": 0, "new": 0, "fuzzy": 0, "obsolete": 0}
+    entries = []
+    for msgid, where in wanted:
+        if msgid in old:
+            entry = old[msgid]
+            counts["kept"] += 1
+        else:
+            entry = polib.POEntry(msgid=msgid, msgstr="")
+            match = difflib.get_close_matches(msgid, [e.msgid for e in gone], n=1, cutoff=0.5)
+            if match:
+                prev = next(e for e in gone if e.msgid == match[0])
+                if prev.msgstr:
+                    entry.msgstr = prev.msgstr
+                    entry.flags = ["fuzzy"]
+                    entry.previous_msgid = prev.msgid
+                    counts["fuzzy"] += 1
+                gone.remove(prev)
+            if not entry.msgstr:
+                counts["new"] += 1
+        entry.occurrences = [(where, "")]
+        entries.append(entry)
+    for e in gone:
+        if e.msgstr:
+            e.obsolete = True
+            entries.append(e)
+            counts["obsolete"] += 1
+    fresh = polib.POFile(wrapwidth=0)
+    fresh.metadata = po.metadata or dict(_HEADER)
+    fresh.extend(entries)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = fresh.__unicode__()
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return counts
+
+
+def extract() -> None:
+    for nb in english_notebooks():
+        counts = update_catalog(notebook_catalog(nb), [(src, f"cell {i}") for i, src in markdown_cells(nb)])
+        print(f"{notebook_catalog(nb).relative_to(ROOT)}: {counts}")
+    counts = update_catalog(catalog_path(LANG, DOMAIN), runtime_messages())
+    print(f"{catalog_path(LANG, DOMAIN).relative_to(ROOT)}: {counts}")
+
+
+def translation_of(entry) -> str | None:
+    """An entry's translation when it is current (not fuzzy, not empty, not obsolete)."""
+    if entry.obsolete or "fuzzy" in entry.flags or not entry.msgstr.strip():
+        return None
+    return entry.msgstr
+
+
+# ---------------------------------------------------------------------------------------------
+# building notebooks/zh
+# ---------------------------------------------------------------------------------------------
+
+def _anchor(heading: str) -> str:
+    """JupyterLab's id for a heading: its text with spaces as dashes."""
+    return heading.lstrip("#").strip().replace(" ", "-")
+
+
+def _headings(markdown: str) -> list[str]:
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6}\s", line):
+            lines.append(line)
+    return lines
+
+
+def anchor_map(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """English heading id -> Chinese heading id, pairing the headings of each translated cell in order."""
+    out = {}
+    for en, zh in pairs:
+        for a, b in zip(_headings(en), _headings(zh)):
+            out[_anchor(a)] = _anchor(b)
+    return out
+
+
+def _fix_links(text: str, anchors: dict[str, dict[str, str]], own: str) -> str:
+    """Links one folder deeper (../x -> ../../x) and heading anchors pointing at the Chinese headings."""
+    def link(m: re.Match) -> str:
+        target = m.group(2)
+        if re.match(r"[a-z]+:", target):
+            return m.group(0)
+        path, _sep, frag = target.partition("#")
+        if path.startswith("../"):
+            path = "../" + path
+            if path.endswith("README.md"):
+                path = path[: -len("README.md")] + "README.zh.md"
+        if frag:
+            stem = Path(path).stem if path else own
+            frag = anchors.get(stem, {}).get(frag, frag)
+        return f"{m.group(1)}({path}{'#' + frag if frag else ''})"
+    return re.sub(r"(\]|\]\s*)\(([^)\s]+)\)", link, text)
+
+
+def _catalog_entries(nb: Path) -> dict[str, object]:
+    path = notebook_catalog(nb)
+    return {e.msgid: e for e in _load(path) if not e.obsolete} if path.exists() else {}
+
+
+def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, list[int]]:
+    """The Chinese notebook (as JSON) and the indices of markdown cells left in English."""
+    english = json.loads(nb.read_text(encoding="utf-8"))
+    entries = _catalog_entries(nb)
+    target = OUT / nb.name
+    previous = {}
+    if target.exists():
+        for cell in json.loads(target.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                previous[(cell.get("id"), _source(cell))] = cell
+    out = copy.deepcopy(english)
+    untranslated = []
+    for i, cell in enumerate(out["cells"]):
+        src = _source(cell)
+        if cell["cell_type"] == "markdown" and src.strip():
+            entry = entries.get(src)
+            zh = translation_of(entry) if entry is not None else None
+            if zh is None:
+                untranslated.append(i)
+                zh = src
+            cell["source"] = _fix_links(zh, anchors, nb.stem).splitlines(keepends=True)
+        elif cell["cell_type"] == "code":
+            old = previous.get((cell.get("id"), src))
+            if old is not None:
+                cell["outputs"] = old.get("outputs", [])
+                cell["execution_count"] = old.get("execution_count")
+                for key in ("execution",):
+                    if key in old.get("metadata", {}):
+                        cell["metadata"][key] = old["metadata"][key]
+                    else:
+                        cell["metadata"].pop(key, None)
+            else:
+                cell["outputs"], cell["execution_count"] = [], None
+                cell["metadata"].pop("execution", None)
+    out["metadata"]["language_info"] = english["metadata"].get("language_info", {})
+    out["metadata"]["course"] = {"language": LANG, "source": f"../{nb.name}"}
+    return out, untranslated
+
+
+def _dump(nb: dict) -> str:
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def all_anchors() -> dict[str, dict[str, str]]:
+    anchors = {}
+    for nb in english_notebooks():
+        entries = _catalog_entries(nb)
+        pairs = [(src, translation_of(entries[src])) for _i, src in markdown_cells(nb)
+                 if src in entries and translation_of(entries[src])]
+        anchors[nb.stem] = anchor_map(pairs)
+    return anchors
+
+
+def build(write: bool = True) -> dict[str, dict]:
+    """Build every zh notebook; returns {name: {'text': json text, 'untranslated': [...]}}."""
+    anchors = all_anchors()
+    result = {}
+    for nb in english_notebooks():
+        out, untranslated = build_notebook(nb, anchors)
+        text = _dump(out)
+        result[nb.name] = {"text": text, "untranslated": untranslated}
+        if write:
+            OUT.mkdir(exist_ok=True)
+            target = OUT / nb.name
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# checks: stale, missing, glossary, numbers
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Term:
+    english: str
+    chinese: str
+    synonyms: list[str]
+    note: str
+
+
+def glossary(path: Path = GLOSSARY) -> list[Term]:
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [Term(r["english"].strip(), r["chinese"].strip(),
+                 [s.strip() for s in r.get("synonyms_not_used", "").split("|") if s.strip()], r.get("note", "").strip())
+            for r in rows]
+
+
+def _seed_passages() -> list[str]:
+    try:
+        return [p["passage"] for p in json.loads(SEED_QUOTES.read_text(encoding="utf-8"))["passages"]]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def prose_only(markdown: str, passages: list[str] | None = None) -> str:
+    """Markdown without code (fenced and inline), link targets, HTML tags and seed quotations."""
+    text = re.sub(r"```.*?```", " ", markdown, flags=re.S)
+    text = re.sub(r"`[^`]*`", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    text = re.sub(r"<[^>]+>", " ", text)
+    for passage in passages if passages is not None else _seed_passages():
+        text = text.replace(passage, " ")
+    return text
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def numbers(text: str) -> list[str]:
+    """The numbers of a text, as written (thousands separators removed)."""
+    return [n.replace(",", "") for n in _NUMBER.findall(text)]
+
+
+def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term]) -> list[str]:
+    """A non-canonical synonym anywhere; a term's first use in the notebook without its English."""
+    problems = []
+    passages = _seed_passages()
+    prose = [(i, prose_only(text, passages)) for i, text in zh_cells]
+    for term in terms:
+        for i, text in prose:
+            for syn in term.synonyms:
+                if syn in text:
+                    problems.append(f"{name} cell {i}: '{syn}' is not the glossary's term; write '{term.chinese}' "
+                                    f"({term.english})")
+        for i, text in prose:
+            at = text.find(term.chinese)
+            if at < 0:
+                continue
+            after = text[at + len(term.chinese): at + len(term.chinese) + 80]
+            m = re.match(r"\s*[（(]([^）)]*)[）)]", after)
+            if not (m and term.english.lower() in m.group(1).lower()):
+                problems.append(f"{name} cell {i}: first use of '{term.chinese}' lacks its English: write "
+                                f"'{term.chinese}（{term.english}）'")
+            break
+    return problems
+
+
+def number_problems(name: str, pairs: list[tuple[int, str, str]]) -> list[str]:
+    """Each number of a Chinese cell must appear in its English source cell."""
+    problems = []
+    for i, en, zh in pairs:
+        have = set(numbers(prose_only(en, [])))
+        for n in numbers(prose_only(zh, [])):
+            if n not in have:
+                problems.append(f"{name} cell {i}: the number {n} is not in the English cell")
+    return problems
+
+
+def check(built: dict | None = None) -> list[str]:
+    """Every problem of the Chinese edition, one line each (empty: all current)."""
+    import polib  # noqa: F401  (a clear ImportError here rather than deep inside)
+
+    problems = []
+    terms = glossary()
+    built = build(write=False) if built is None else built
+    for nb in english_notebooks():
+        path = notebook_catalog(nb)
+        if not path.exists():
+            problems.append(f"{nb.name}: no catalog {path.relative_to(ROOT)} (run python -m course_lib.translate extract)")
+            continue
+        entries = _catalog_entries(nb)
+        pairs = []
+        for i, src in markdown_cells(nb):
+            entry = entries.get(src)
+            if entry is None:
+                problems.append(f"{nb.name} cell {i}: not in the catalog (run python -m course_lib.translate extract)")
+            elif "fuzzy" in entry.flags:
+                problems.append(f"{nb.name} cell {i}: stale, the English changed since it was translated")
+            elif not entry.msgstr.strip():
+                problems.append(f"{nb.name} cell {i}: not translated")
+            else:
+                pairs.append((i, src, entry.msgstr))
+        problems += term_problems(nb.name, [(i, zh) for i, _en, zh in pairs], terms)
+        problems += number_problems(nb.name, pairs)
+        target = OUT / nb.name
+        if not target.exists():
+            problems.append(f"notebooks/{LANG}/{nb.name}: missing (run python -m course_lib.translate build)")
+        elif target.read_text(encoding="utf-8") != built[nb.name]["text"]:
+            problems.append(f"notebooks/{LANG}/{nb.name}: not built from the current catalogs and English notebook "
+                            "(run python -m course_lib.translate build)")
+    for extra in sorted(set(p.name for p in OUT.glob("*.ipynb")) - set(built)):
+        problems.append(f"notebooks/{LANG}/{extra}: has no English source")
+    runtime = _load(catalog_path(LANG, DOMAIN))
+    live = {e.msgid: e for e in runtime if not e.obsolete}
+    for msgid, where in runtime_messages():
+        entry = live.get(msgid)
+        state = ("not in the catalog (run python -m course_lib.translate extract)" if entry is None else
+                 "stale, the English changed since it was translated" if "fuzzy" in entry.flags else
+                 "not translated" if not entry.msgstr.strip() else None)
+        if state:
+            problems.append(f"course_lib.po ({where}): {state}: {msgid[:70]!r}")
+        elif set(re.findall(r"\{[^{}]*\}", msgid)) != set(re.findall(r"\{[^{}]*\}", entry.msgstr)):
+            problems.append(f"course_lib.po ({where}): the translation's placeholders differ from the English's: "
+                            f"{msgid[:70]!r}")
+    return problems
+
+
+def statistics() -> dict:
+    """Sizes for the record: glossary terms, translated entries and characters."""
+    chars = entries = 0
+    for path in [*CATALOGS.glob("*.po"), catalog_path(LANG, DOMAIN)]:
+        for e in _load(path):
+            if translation_of(e):
+                entries += 1
+                chars += len(e.msgstr)
+    return {"glossary terms": len(glossary()), "translated entries": entries, "translated characters": chars}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.translate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["extract", "build", "check", "todo", "stats"])
+    args = parser.parse_args(argv)
+    if args.command == "extract":
+        extract()
+        return 0
+    if args.command == "build":
+        result = build()
+        left = {k: v["untranslated"] for k, v in result.items() if v["untranslated"]}
+        print(f"built {len(result)} notebooks in notebooks/{LANG}/"
+              + (f"; markdown cells still in English: {left}" if left else "; every markdown cell translated"))
+        return 0
+    if args.command == "stats":
+        for k, v in statistics().items():
+            print(f"{k}: {v:,}")
+        return 0
+    problems = check()
+    if args.command == "todo":
+        problems = [p for p in problems if "stale" in p or "not translated" in p or "not in the catalog" in p]
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{len(problems)} problems", file=sys.stderr)
+        return 1
+    print("the Chinese edition is complete and current")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
