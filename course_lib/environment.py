@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import importlib
 import sys
@@ -30,7 +30,7 @@ def _version(module: str) -> str | None:
 def _package(module: str, why: str) -> Check:
     version = _version(module)
     if version is None:
-        return Check(module, False, _("not importable; {why}. Fix: pip install -e . (or make lab)").format(why=why))
+        return Check(module, False, _("not importable; {why}. Fix: pip install -e . (or make lab)").format(why=_(why)))
     return Check(module, True, version)
 
 
@@ -41,9 +41,9 @@ def environment_checks() -> list[Check]:
 
     checks = [Check("python", sys.version_info >= (3, 10), sys.version.split()[0] +
                     ("" if sys.version_info >= (3, 10) else _(": the course needs Python 3.10 or newer")))]
-    checks.append(_package("torch", "the course is written in PyTorch"))
-    checks.append(_package("torchvision", "notebooks 04, 06 and 09 compare with torchvision"))
-    checks.append(_package("ipywidgets", "the sliders and buttons need it"))
+    checks.append(_package("torch", N_("the course is written in PyTorch")))
+    checks.append(_package("torchvision", N_("notebooks 04, 06 and 09 compare with torchvision")))
+    checks.append(_package("ipywidgets", N_("the sliders and buttons need it")))
     kernel = _version("ipykernel")
     if kernel is None:
         checks.append(Check("ipykernel", False, _("not importable; JupyterLab needs it to run notebooks")))
@@ -52,14 +52,14 @@ def environment_checks() -> list[Check]:
         checks.append(Check("ipykernel", not bad, kernel + (_(": 7.0.x breaks widget updates from background threads; pip install 'ipykernel!=7.0.*'") if bad else "")))
     try:
         data.verify_bundled()
-        checks.append(Check("bundled MNIST", True, _("10,000 digits, SHA-256 checksums verified")))
+        checks.append(Check(N_("bundled MNIST"), True, _("10,000 digits, SHA-256 checksums verified")))
     except Exception as err:
-        checks.append(Check("bundled MNIST", False, str(err)))
+        checks.append(Check(N_("bundled MNIST"), False, str(err)))
     try:
         data.cats_dogs_arrays()
-        checks.append(Check("bundled cats and dogs", True, _("2,000 CIFAR-10 photos, SHA-256 checksums verified")))
+        checks.append(Check(N_("bundled cats and dogs"), True, _("2,000 CIFAR-10 photos, SHA-256 checksums verified")))
     except Exception as err:
-        checks.append(Check("bundled cats and dogs", False, str(err)))
+        checks.append(Check(N_("bundled cats and dogs"), False, str(err)))
     for name, asset in assets.ASSETS.items():
         try:
             assets.cached_files(name)
@@ -68,8 +68,8 @@ def environment_checks() -> list[Check]:
             checks.append(Check(name, False, _("{err} (notebook 09 needs it; online, it falls back to torchvision)").format(err=err)))
     try:
         device = get_device()
-        note = ("the committed results were computed on a CPU" if device.type == "cpu"
-                else "the committed results were computed on a CPU; yours may differ slightly")
+        note = (_("the committed results were computed on a CPU") if device.type == "cpu"
+                else _("the committed results were computed on a CPU; yours may differ slightly"))
         checks.append(Check("device", True, _("{device} ({note}; set COURSE_DEVICE to choose)").format(device=device, note=note)))
     except ValueError as err:
         checks.append(Check("device", False, str(err)))
@@ -80,7 +80,7 @@ def check_environment() -> bool:
     """Print one line per requirement and return True when all pass."""
     checks = environment_checks()
     for c in checks:
-        print(f"[{'OK' if c.ok else 'FAIL'}] {c.name}: {c.detail}")
+        print(f"[{'OK' if c.ok else 'FAIL'}] {_(c.name)}: {c.detail}")
     ok = all(c.ok for c in checks)
     print(_("everything the course needs is here") if ok else _("fix the [FAIL] lines above, then restart the kernel"))
     return ok

@@ -211,7 +211,7 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
                 if out:
                     save_results(result, out)
     if log:
-        log(f"done: {total} runs in {format_seconds(time.perf_counter() - start)}")
+        log(_("done: {total} runs in {format_seconds}").format(total=total, format_seconds=format_seconds(time.perf_counter() - start)))
     return result
 
 
@@ -223,8 +223,9 @@ def _kept_on_interrupt(out: str | Path | None, finished: Callable[[], int], tota
             yield
     except KeyboardInterrupt:
         done = finished()
-        kept = (f"the {done} finished run{'s are' if done != 1 else ' is'} in {out}" if out and done
-                else "nothing was saved" + ("" if out else " (no output file was given)"))
+        kept = (((_("the {done} finished runs are in {out}") if done != 1 else _("the {done} finished run is in {out}"))
+                 .format(done=done, out=out)) if out and done
+                else _("nothing was saved") + ("" if out else _(" (no output file was given)")))
         print(_("\nInterrupted after {done} of {total} runs: {kept}. To see full results without training, use {see}.").format(done=done, total=total, kept=kept, see=see))
         raise
 
@@ -359,8 +360,7 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
                         line = f"diverged ({run['message']})"
                     else:
                         out["runs"].append(run)
-                        line = (f"final train error {run['final_train_error']:.4f} loss "
-                                f"{run['final_train_loss']:.4f} ({run['seconds']:.0f} s)")
+                        line = (_("final train error {value:.4f} loss {run_final_train_loss:.4f} ({run_seconds:.0f} s)").format(value=run['final_train_error'], run_final_train_loss=run['final_train_loss'], run_seconds=run['seconds']))
                     if log:
                         log(f"[{k}/{total}] seed {seed} depth {depth:3d} {arm:10s} {line}")
                     if checkpoint:
@@ -387,7 +387,7 @@ def _sweep_run(depth: int, arm: str, seed: int, data, cfg: TrainConfig, use_bn: 
     train_acc, train_loss = evaluate(model, data.train.loader(512))   # eval mode, whole training set
     if not math.isfinite(train_loss) or train_loss > DIVERGED_LOSS:
         return {"depth": depth, "arm": arm, "seed": seed,
-                "message": f"the final training loss is {train_loss:.3g} (chance is about 2.3): the run diverged"}
+                "message": _("the final training loss is {train_loss:.3g} (chance is about 2.3): the run diverged").format(train_loss=train_loss)}
     return {"depth": depth, "arm": arm, "seed": seed,
             "shortcut": kwargs.get("shortcut") if kwargs.get("use_residual", True) else None,
             "params": sum(p.numel() for p in model.parameters()),

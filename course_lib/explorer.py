@@ -5,7 +5,7 @@ reaches the active run (also from a kernel interrupt). `widgets.depth_explorer` 
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import signal
 import threading
@@ -59,7 +59,7 @@ class SpeedMeter:
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
-        self.record((time.perf_counter() - start) / (steps * batch_size * depth), "measured just now on this machine")
+        self.record((time.perf_counter() - start) / (steps * batch_size * depth), N_("measured just now on this machine"))
         return self.rate
 
     def record(self, rate: float, source: str) -> None:
@@ -71,7 +71,7 @@ class SpeedMeter:
             try:
                 self.measure()
             except Exception:                          # never let a measurement break the widget
-                return SECONDS_PER_IMAGE_LAYER, "the committed sweep's speed on a 2-core CPU"
+                return SECONDS_PER_IMAGE_LAYER, N_("the committed sweep's speed on a 2-core CPU")
         return self.rate, self.source
 
 
@@ -86,24 +86,28 @@ def estimate_train_seconds(depth: int, num_steps: int, batch_size: int = 64, rat
 def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64, rate: float | None = None) -> tuple[str, str]:
     """("ok" | "warn" | "refuse", message) for a "train now" request, from the measured speed."""
     check_depth(depth)
-    rate, source = (rate, "given") if rate is not None else SPEED.current()
+    rate, source = (rate, N_("given")) if rate is not None else SPEED.current()
+    source = _(source)
     est = estimate_train_seconds(depth, num_steps, batch_size, rate)
     if est > REFUSE_SECONDS:
-        return "refuse", (f"depth {depth} for {num_steps} steps would take about {est / 60:.0f} min at this "
-                          f"machine's speed ({source}); choose fewer steps (at most ~{int(REFUSE_SECONDS / (batch_size * depth * rate))}) "
-                          "or a smaller depth, or run `python -m course_lib degradation`.")
+        return "refuse", _("depth {depth} for {steps} steps would take about {minutes:.0f} min at this machine's speed "
+                           "({source}); choose fewer steps (at most ~{most}) or a smaller depth, or run "
+                           "`python -m course_lib degradation`.").format(
+            depth=depth, steps=num_steps, minutes=est / 60, source=source,
+            most=int(REFUSE_SECONDS / (batch_size * depth * rate)))
     if est > WARN_SECONDS:
-        return "warn", f"this run takes about {est:.0f} s at this machine's speed ({source}); the stop button ends it early."
-    return "ok", ("under a second" if est < 1 else f"about {est:.0f} s") + f" ({source})"
+        return "warn", _("this run takes about {seconds:.0f} s at this machine's speed ({source}); the stop button ends "
+                         "it early.").format(seconds=est, source=source)
+    return "ok", (_("under a second") if est < 1 else _("about {seconds:.0f} s").format(seconds=est)) + f" ({source})"
 
 
 def run_status(label: str, done: int, total: int, seconds: float) -> str:
     """The status line of a run in progress: steps done and the time left, from this run's own speed."""
     if done == 0:
-        return f"training {label}: starting ({total} steps)"
+        return _("training {label}: starting ({total} steps)").format(label=label, total=total)
     left = seconds / done * (total - done)
-    return (f"training {label}: step {done} of {total}, {seconds:.0f} s so far, about {left:.0f} s left "
-            "(from this run's speed)")
+    return _("training {label}: step {done} of {total}, {seconds:.0f} s so far, about {left:.0f} s left (from this "
+             "run's speed)").format(label=label, done=done, total=total, seconds=seconds, left=left)
 
 
 _PROFILE_CACHE: dict = {}
@@ -192,15 +196,18 @@ def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict |
     me, twin = init_profile(depth, use_residual, use_bn), init_profile(depth, not use_residual, use_bn)
     ratio = lambda p: p["grad_norm"][0] / p["grad_norm"][-1]   # noqa: E731
     kind = "residual" if use_residual else "plain"
-    text = (f"<b>{kind}-{depth}</b>, {'with' if use_bn else 'without'} BN: {depth} weighted layers; "
-            f"first/last-layer gradient ratio <b>{ratio(me):.3g}</b> (twin {ratio(twin):.3g})")
+    text = (_("<b>{name}</b>, with BN: {depth} weighted layers; first/last-layer gradient ratio <b>{ratio:.3g}</b> "
+              "(twin {twin:.3g})") if use_bn else
+            _("<b>{name}</b>, without BN: {depth} weighted layers; first/last-layer gradient ratio <b>{ratio:.3g}</b> "
+              "(twin {twin:.3g})")).format(name=f"{kind}-{depth}", depth=depth, ratio=ratio(me), twin=ratio(twin))
     finals: dict[str, list[float]] = {}
     for r in (sweep or {}).get("runs", []):
         if r["depth"] == depth and (sweep or {}).get("use_bn", True) == use_bn:
             finals.setdefault(r["arm"], []).append(r["final_train_error"])
     if finals:
         n = max(map(len, finals.values()))
-        text += (f"; sweep's final training error (mean of {n} seed{'s' if n > 1 else ''}) "
+        text += ((_("; sweep's final training error (mean of {n} seeds) ") if n > 1 else
+                  _("; sweep's final training error (mean of {n} seed) ")).format(n=n)
                  + ", ".join(f"{a} {sum(e) / len(e):.2%}" for a, e in sorted(finals.items())))
     return text
 

@@ -91,18 +91,18 @@ def _alive(pid: int) -> bool:
 # ----------------------------------------------------------------------------- writing
 def _why(err: OSError) -> str:
     if err.errno == errno.ENOSPC:
-        return "the disk is full"
+        return _("the disk is full")
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "the folder or file is read-only"
+        return _("the folder or file is read-only")
     return err.strerror or type(err).__name__
 
 
 def _fix(err: OSError) -> str:
     if err.errno == errno.ENOSPC:
-        return "free some space or choose another folder, then run again"
+        return _("free some space or choose another folder, then run again")
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "make the folder writable or choose another one, then run again"
-    return "check the folder, then run again"
+        return _("make the folder writable or choose another one, then run again")
+    return _("check the folder, then run again")
 
 
 def _temp_pattern(name: str) -> re.Pattern:
@@ -199,8 +199,8 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
     except OSError as err:
         if isinstance(err, FileWriteError):
             raise
-        state = (f"{path.name} was written but its integrity record was not" if getattr(err, "replaced", False) else
-                 f"the previous {path.name}, if any, is unchanged")
+        state = (_("{name} was written but its integrity record was not").format(name=path.name) if getattr(err, _("replaced"), False) else
+                 _("the previous {name}, if any, is unchanged").format(name=path.name))
         failure = FileWriteError(_("could not write {path}: {why} ({name}: {value}). {value2}; {fix}.").format(path=path, why=_why(err), name=type(err).__name__, value=err.strerror or err, value2=state[0].upper() + state[1:], fix=_fix(err)))
         failure.errno = err.errno
         raise failure from None
@@ -286,9 +286,8 @@ def _holder(lock: Path) -> dict | None:
 
 def _describe(holder: dict | None, lock: Path) -> str:
     if not holder:
-        return f"another run (its lock {lock} is being created)"
-    return (f"process {holder.get('pid')} on {holder.get('host')}, started {holder.get('started')}: "
-            f"{holder.get('command')}")
+        return _("another run (its lock {lock} is being created)").format(lock=lock)
+    return (_("process {get} on {get2}, started {get3}: {get4}").format(get=holder.get('pid'), get2=holder.get('host'), get3=holder.get('started'), get4=holder.get('command')))
 
 
 def _stale(holder: dict | None, lock: Path) -> bool:
@@ -394,5 +393,4 @@ def load_results(name_or_path: str | Path) -> dict:
         path = RESULTS_DIR / f"{name_or_path}.json"
     if not path.is_file():
         raise FileNotFoundError(_("no results file at {path}; produce it with `python -m course_lib ...` (see data/results/README.md)").format(path=path))
-    return read_json(path, f"Restore it with `git checkout -- {path}` or re-run its command "
-                           "(data/results/README.md).")
+    return read_json(path, _("Restore it with `git checkout -- {path}` or re-run its command (data/results/README.md).").format(path=path))

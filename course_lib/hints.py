@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from .i18n import _
+
 
 def _bound_names(source: str) -> set[str]:
     """Names a cell binds: assignments, loop and with targets, imports, defs and classes."""
@@ -50,21 +52,23 @@ def name_error_hint(name: str, cells: list | None, current: int | None = None) -
     from .runtimes import SLOW_SECONDS, cell_seconds, duration, ordinal
 
     sources = [c if isinstance(c, str) else "".join(c.get("source", "")) for c in cells or []]
-    rerun = ("Run the cells above this one first (Run → Run All Above Selected Cell); after a "
-             "kernel restart every earlier cell must run again.")
+    rerun = _("Run the cells above this one first (Run → Run All Above Selected Cell); after a "
+              "kernel restart every earlier cell must run again.")
     where = defining_cell(sources, name) if sources else None
     if where is None:
-        return f"Hint: `{name}` is not defined yet. {rerun}"
-    text = (f"Hint: `{name}` is defined in the {ordinal(where + 1)} code cell from the top of this notebook "
-            f"(the number in In [ ] counts runs, not cells), the one that starts with `{_first_line(sources[where])[:60]}`. "
-            + rerun)
+        return _("Hint: `{name}` is not defined yet. {rerun}").format(name=name, rerun=rerun)
+    text = _("Hint: `{name}` is defined in the {ordinal} code cell from the top of this notebook (the number in "
+             "In [ ] counts runs, not cells), the one that starts with `{first_line}`. ").format(
+        name=name, ordinal=ordinal(where + 1), first_line=_first_line(sources[where])[:60]) + rerun
     stop = current if current is not None else len(sources)
     slow = [(i, cell_seconds(c)) for i, c in enumerate(cells[:stop]) if not isinstance(c, str)]
     slow = [(i, t) for i, t in slow if t is not None and t > SLOW_SECONDS]
     if slow:
-        text += (" On the way, " + "; ".join(f"the {ordinal(i + 1)} code cell (`{_first_line(sources[i])[:40]}`) "
-                                            f"took {duration(t)}" for i, t in slow)
-                 + " in the committed run: to save that time, run only the cells you need, one by one.")
+        text += _(" On the way, {cells} in the committed run: to save that time, run only the cells you need, one by "
+                  "one.").format(cells=_("; ").join(
+                      _("the {ordinal} code cell (`{first_line}`) took {time}").format(
+                          ordinal=ordinal(i + 1), first_line=_first_line(sources[i])[:40], time=duration(t))
+                      for i, t in slow))
     return text
 
 

@@ -18,6 +18,7 @@ notebook's code, unchanged:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -28,8 +29,23 @@ _CATALOG_LANG = {"zh": "zh_CN"}          # course language code -> gettext local
 DOMAIN = "course_lib"
 
 
+_FORCED: list[str] = []
+
+
+@contextlib.contextmanager
+def using(lang: str):
+    """Show messages in `lang` inside the block (the builder writes Chinese notes this way)."""
+    _FORCED.append(lang)
+    try:
+        yield
+    finally:
+        _FORCED.pop()
+
+
 def language() -> str:
     """'en' or 'zh', chosen as the module docstring says."""
+    if _FORCED:
+        return _FORCED[-1]
     chosen = os.environ.get("COURSE_LANG", "").strip().lower()
     if chosen:
         chosen = chosen.split("_")[0].split("-")[0]

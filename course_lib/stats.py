@@ -6,7 +6,7 @@ right comparison is the per-seed difference, not two separate means.
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import math
 import statistics
@@ -48,19 +48,20 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
             "diffs": d, "excludes_zero": n > 1 and (low > 0 or high < 0)}
 
 
-def describe_difference(ci: dict, what: str, unit_scale: float = 100, unit: str = " points") -> str:
+def describe_difference(ci: dict, what: str, unit_scale: float = 100, unit: str = N_(" points")) -> str:
     """A sentence that says what a paired interval means, from its numbers only."""
     m, lo, hi = (ci["mean"] * unit_scale, ci["ci_low"] * unit_scale, ci["ci_high"] * unit_scale)
-    head = f"{what}: mean paired difference {m:+.2f}{unit} over {ci['n']} seeds"
+    unit = _(unit)
+    head = _("{what}: mean paired difference {mean:+.2f}{unit} over {n} seeds").format(what=what, mean=m, unit=unit, n=ci["n"])
     if ci["n"] < 2:
-        return head + "; one seed gives no interval, so no conclusion."
-    head += f", 95% CI [{lo:+.2f}, {hi:+.2f}]{unit}"
+        return head + _("; one seed gives no interval, so no conclusion.")
+    head += _(", 95% CI [{low:+.2f}, {high:+.2f}]{unit}").format(low=lo, high=hi, unit=unit)
     if lo > 0:
-        return head + ". The interval lies above zero: the difference is positive beyond seed noise."
+        return head + _(". The interval lies above zero: the difference is positive beyond seed noise.")
     if hi < 0:
-        return head + ". The interval lies below zero: the difference is negative beyond seed noise."
-    return head + (". The interval includes zero: with these seeds the difference cannot be "
-                   "told apart from seed-to-seed noise.")
+        return head + _(". The interval lies below zero: the difference is negative beyond seed noise.")
+    return head + _(". The interval includes zero: with these seeds the difference cannot be "
+                    "told apart from seed-to-seed noise.")
 
 
 def binomial_interval(successes: int, n: int) -> tuple[float, float]:
@@ -80,12 +81,14 @@ def binomial_interval(successes: int, n: int) -> tuple[float, float]:
 def describe_vs_chance(successes: int, n: int, chance: float, what: str) -> str:
     """A sentence that says whether an accuracy of `successes`/`n` is above chance, from its interval."""
     low, high = binomial_interval(successes, n)
-    head = f"{what}: {successes / n:.1%} of {n} ({successes} right), 95% interval [{low:.1%}, {high:.1%}]; chance is {chance:.0%}"
+    head = _("{what}: {share:.1%} of {n} ({successes} right), 95% interval [{low:.1%}, {high:.1%}]; chance is "
+             "{chance:.0%}").format(what=what, share=successes / n, n=n, successes=successes, low=low, high=high,
+                                    chance=chance)
     if low > chance:
-        return head + ". The interval lies above chance: better than guessing, beyond sampling noise."
+        return head + _(". The interval lies above chance: better than guessing, beyond sampling noise.")
     if high < chance:
-        return head + ". The interval lies below chance."
-    return head + ". The interval includes chance: it cannot be told apart from guessing."
+        return head + _(". The interval lies below chance.")
+    return head + _(". The interval includes chance: it cannot be told apart from guessing.")
 
 
 def modes(values: Sequence[float]) -> list[int]:

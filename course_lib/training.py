@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import io
 import math
@@ -83,7 +83,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt, or does not fit the model."""
 
 
-CHECKPOINT_FIX = "Re-run the training that wrote it (or restore a copy) to recreate it."
+CHECKPOINT_FIX = N_("Re-run the training that wrote it (or restore a copy) to recreate it.")
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
@@ -105,13 +105,13 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(_("checkpoint not found: {path}").format(path=path) + (_(" (it is a folder)") if path.is_dir() else ""))
     try:
-        data = files.read_bytes(path, CHECKPOINT_FIX)
+        data = files.read_bytes(path, _(CHECKPOINT_FIX))
     except files.DamagedFileError as err:
         raise CheckpointError(str(err)) from None
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(_("{path} is corrupt or not a PyTorch checkpoint ({name}). {CHECKPOINT_FIX}").format(path=path, name=type(err).__name__, CHECKPOINT_FIX=CHECKPOINT_FIX)) from None
+        raise CheckpointError(_("{path} is corrupt or not a PyTorch checkpoint ({name}). {CHECKPOINT_FIX}").format(path=path, name=type(err).__name__, CHECKPOINT_FIX=_(CHECKPOINT_FIX))) from None
     if not isinstance(payload, dict) or "model" not in payload:
         raise CheckpointError(_("{path} is not a course checkpoint (no 'model' entry)").format(path=path))
     if not isinstance(payload["model"], dict):
@@ -124,10 +124,10 @@ def _mismatches(model: nn.Module, state: dict, shown: int = 3) -> list[str]:
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    sizes = [f"{k} is {tuple(state[k].shape)} in the checkpoint, {tuple(own[k].shape)} in the model"
+    sizes = [_("{k} is {state_k_shape} in the checkpoint, {own_k_shape} in the model").format(k=k, state_k_shape=tuple(state[k].shape), own_k_shape=tuple(own[k].shape))
              for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
     out = []
-    for label, items in (("missing from the checkpoint", missing), ("not in the model", unexpected),
+    for label, items in ((_("missing from the checkpoint"), missing), (_("not in the model"), unexpected),
                          ("size mismatch", sizes)):
         if items:
             more = f" and {len(items) - shown} more" if len(items) > shown else ""
@@ -300,8 +300,7 @@ class Runner:
         if not math.isfinite(loss):
             lr = self.optimizer.param_groups[0].get("lr")
             raise TrainingDiverged(
-                f"the loss became {loss} at step {self.global_step} (epoch {epoch + 1}). "
-                f"Training stopped: try a lower learning rate (it is {lr}).")
+                _("the loss became {loss} at step {global_step} (epoch {value}). Training stopped: try a lower learning rate (it is {lr}).").format(loss=loss, global_step=self.global_step, value=epoch + 1, lr=lr))
         return loss
 
     def _train_step(self, x: Tensor, y: Tensor) -> tuple[float, float]:

@@ -109,7 +109,7 @@ def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True
     path = FEATURE_DIR / f"resnet50-{net.source}-{size}px-{digest}.pt"
     if path.is_file():
         try:
-            saved = torch.load(io.BytesIO(files.read_bytes(path, "It is computed again now.")),
+            saved = torch.load(io.BytesIO(files.read_bytes(path, _("It is computed again now."))),
                                weights_only=True)
             if saved["pooled"].shape[0] == len(x) == saved["c4"].shape[0]:
                 return Features(saved["pooled"], saved["c4"])
@@ -117,13 +117,12 @@ def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True
         except files.DamagedFileError as err:
             log(f"[feature cache] {err}")
         except Exception as err:              # unreadable or of another shape: compute it again
-            log(f"[feature cache] {path} is damaged or not a feature cache ({type(err).__name__}: {err}); "
-                "it is computed again now.")
+            log(_("[feature cache] {path} is damaged or not a feature cache ({name}: {err}); it is computed again now.").format(path=path, name=type(err).__name__, err=err))
     feats = extract_features(net.model, x, size, progress=progress)
     try:
         files.write_with(path, lambda f: torch.save({"pooled": feats.pooled, "c4": feats.c4}, f))
     except files.FileWriteError as err:       # a cache is optional: use the features uncached
-        log(f"[feature cache] not saved, so they will be computed again next time: {err}")
+        log(_("[feature cache] not saved, so they will be computed again next time: {err}").format(err=err))
     return feats
 
 

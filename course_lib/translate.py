@@ -28,7 +28,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .i18n import DOMAIN, LOCALE_DIR, catalog_path
+from . import runtimes
+from .i18n import DOMAIN, LOCALE_DIR, catalog_path, using
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -58,10 +59,28 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def without_run_times(text: str) -> str:
+    """A markdown cell without what `course_lib.runtimes` writes from a run's timings (the header
+    line, the notes above slow cells, the course map's time column): each edition writes its own."""
+    from .runtimes import HEADER, SLOW_NOTE
+
+    text = SLOW_NOTE.sub("", HEADER.sub("", text)).rstrip("\n")
+    lines, in_map = text.split("\n"), False
+    for i, line in enumerate(lines):
+        if line.startswith("| # |") and line.count(" | ") == 3:
+            in_map = True
+        elif not line.startswith("|"):
+            in_map = False
+        if in_map:
+            lines[i] = "| " + " | ".join(c.strip() for c in line.strip().strip("|").split(" | ")[:3]) + " |"
+    return "\n".join(lines)
+
+
 def markdown_cells(notebook: Path) -> list[tuple[int, str]]:
-    """(cell index, source) of each non-empty markdown cell of a notebook."""
+    """(cell index, text to translate) of each non-empty markdown cell of a notebook."""
     cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    return [(i, _source(c)) for i, c in enumerate(cells) if c["cell_type"] == "markdown" and _source(c).strip()]
+    return [(i, without_run_times(_source(c))) for i, c in enumerate(cells)
+            if c["cell_type"] == "markdown" and _source(c).strip()]
 
 
 def runtime_messages() -> list[tuple[str, str]]:
@@ -216,6 +235,7 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
     for i, cell in enumerate(out["cells"]):
         src = _source(cell)
         if cell["cell_type"] == "markdown" and src.strip():
+            src = without_run_times(src)
             entry = entries.get(src)
             zh = translation_of(entry) if entry is not None else None
             if zh is None:
@@ -235,8 +255,9 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
             else:
                 cell["outputs"], cell["execution_count"] = [], None
                 cell["metadata"].pop("execution", None)
-    out["metadata"]["language_info"] = english["metadata"].get("language_info", {})
     out["metadata"]["course"] = {"language": LANG, "source": f"../{nb.name}"}
+    with using(LANG):                          # the run-time lines, from this edition's own run
+        runtimes.updated(out)
     return out, untranslated
 
 
@@ -257,9 +278,19 @@ def all_anchors() -> dict[str, dict[str, str]]:
 def build(write: bool = True) -> dict[str, dict]:
     """Build every zh notebook; returns {name: {'text': json text, 'untranslated': [...]}}."""
     anchors = all_anchors()
+    built = {nb.name: build_notebook(nb, anchors) for nb in english_notebooks()}
+    times = {name[:2]: runtimes.notebook_seconds(out) for name, (out, _u) in built.items() if name[:2].isdigit()}
+    start = built.get("00_start_here.ipynb")
+    if start is not None:
+        with using(LANG):
+            for cell in start[0]["cells"]:
+                if cell["cell_type"] == "markdown" and _source(cell).lstrip().startswith("## "):
+                    src = _source(cell)
+                    if "\n| # |" in src:
+                        runtimes._set(cell, runtimes.course_map_with_times(src, {k: v for k, v in times.items() if v}))
     result = {}
     for nb in english_notebooks():
-        out, untranslated = build_notebook(nb, anchors)
+        out, untranslated = built[nb.name]
         text = _dump(out)
         result[nb.name] = {"text": text, "untranslated": untranslated}
         if write:

@@ -8,7 +8,7 @@ and the handle's other fields are the controls and readouts that tests drive.
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import time
 from dataclasses import dataclass, field
@@ -170,7 +170,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             handle.state["train_history"] = hist
             seconds = time.monotonic() - started["at"]
             if hist["step"]:
-                ex.SPEED.record(seconds / (len(hist["step"]) * 64 * started["depth"]), "measured on your last run")
+                ex.SPEED.record(seconds / (len(hist["step"]) * 64 * started["depth"]), N_("measured on your last run"))
             train_msg.value = (_("{value} after {hist_step} steps in {seconds:.0f} s; final loss {hist_train_loss_1:.3f}").format(value=_('stopped') if run.stopped else _('done'), hist_step=len(hist['step']), seconds=seconds, hist_train_loss_1=hist['train_loss'][-1]))
         stop_btn.disabled = True
         train_btn.disabled = ex.train_now_verdict(slider.value, steps.value)[0] == "refuse"

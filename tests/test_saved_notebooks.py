@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(_DIR.glob("*.ipynb")) + sorted((_DIR / "zh").glob("*.ipynb"))     # both editions
 STUCK = re.compile(r"(?<!\d)0%\|")
 
 
@@ -37,9 +38,9 @@ def stuck_progress_bars(nb: dict) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[("zh/" if p.parent.name == "zh" else "") + p.stem for p in NOTEBOOKS])
 def test_no_saved_progress_bar_is_stuck_at_zero(path):
-    assert not stuck_progress_bars(json.loads(path.read_text()))
+    assert not stuck_progress_bars(json.loads(path.read_text(encoding="utf-8")))
 
 
 def test_the_check_sees_a_stuck_bar():
@@ -50,10 +51,11 @@ def test_the_check_sees_a_stuck_bar():
     assert len(stuck_progress_bars(nb)) == 1
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem[:2].isdigit()], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem[:2].isdigit()], ids=lambda p: ("zh/" if p.parent.name == "zh" else "") + p.stem)
 def test_every_notebook_links_to_the_next(path):
-    last = "".join(json.loads(path.read_text())["cells"][-1]["source"])
-    assert last.startswith("**Next:**") or last.startswith("**This is the last notebook")
+    last = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][-1]["source"])
+    if path.parent.name != "zh":                 # the Chinese edition says it in Chinese
+        assert last.startswith("**Next:**") or last.startswith("**This is the last notebook")
     for target in re.findall(r"\]\(([^)]+\.ipynb)\)", last):
         assert (path.parent / target).is_file(), target
 
@@ -79,9 +81,9 @@ def widget_pictures(nb: dict) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[("zh/" if p.parent.name == "zh" else "") + p.stem for p in NOTEBOOKS])
 def test_each_widget_is_one_saved_picture_before_running(path):
-    nb = json.loads(path.read_text())
+    nb = json.loads(path.read_text(encoding="utf-8"))
     assert not widget_copies(nb), "run `python -m course_lib.snapshot` on the notebook after executing it"
     shows = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
              and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
@@ -132,7 +134,7 @@ def test_snapshot_of_the_upload_predictor_before_any_upload():
 def test_nbval_markers_are_cell_tags_not_comments_a_learner_reads():
     tagged = 0
     for path in NOTEBOOKS:
-        for cell in json.loads(path.read_text())["cells"]:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
             assert "NBVAL_" not in "".join(cell["source"]), f"{path.name}: use the cell tag nbval-check-output"
             tagged += "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
     assert tagged >= 30

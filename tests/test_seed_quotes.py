@@ -17,9 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ZH_NOTEBOOKS = sorted((ROOT / "notebooks" / "zh").glob("*.ipynb"))   # the Chinese edition quotes the same originals
 KEPT = json.loads((ROOT / "data" / "seed_quotes.json").read_text(encoding="utf-8"))["passages"]
 SEEDS_DIR = ROOT.parent / "shared" / "seeds"
-NAMES_SEED = re.compile(r"\b(00[0-4])_[0-9a-f]{16}\.txt\b|\bseed\s+(00[0-4])\b", re.IGNORECASE)
+NAMES_SEED = re.compile(r"\b(00[0-4])_[0-9a-f]{16}\.txt\b|\bseed\s+(00[0-4])\b|种子文章\s*(00[0-4])", re.IGNORECASE)
 
 
 def squash(text: str) -> str:
@@ -37,8 +38,8 @@ def seed_quotations(markdown: str) -> list[tuple[str, str]]:
     """(seed number, quotation) for every quotation in a sentence that names exactly one seed."""
     markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)
     found = []
-    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z*(\[])|\n\s*\n|\n(?=\s*[-*|#]|\s*\d+\.)", markdown):
-        seeds = {a or b for a, b in NAMES_SEED.findall(sentence)}
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z*(\[])|(?<=[。！？])|\n\s*\n|\n(?=\s*[-*|#]|\s*\d+\.)", markdown):
+        seeds = {next(g for g in groups if g) for groups in NAMES_SEED.findall(sentence)}
         if len(seeds) == 1:
             seed = seeds.pop()
             found += [(seed, q) for q in quotations(sentence)]
@@ -51,7 +52,7 @@ def mismatches(seed: str, quote: str, kept: list[dict]) -> list[str]:
     return [p for p in pieces if not any(squash(p) in passage for passage in passages)]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS + ZH_NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS] + [f"zh/{p.stem}" for p in ZH_NOTEBOOKS])
 def test_every_seed_quotation_matches_a_kept_passage(path):
     bad = []
     for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
@@ -64,6 +65,12 @@ def test_every_seed_quotation_matches_a_kept_passage(path):
 def test_the_notebooks_quote_the_seeds():
     """The checker is not vacuous: the notebooks hold quotations of seeds 000 and 004."""
     seeds = {seed for p in NOTEBOOKS for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
+             if c["cell_type"] == "markdown" for seed, _ in seed_quotations("".join(c["source"]))}
+    assert {"000", "004"} <= seeds
+
+
+def test_the_chinese_edition_quotes_the_seeds_too():
+    seeds = {seed for p in ZH_NOTEBOOKS for c in json.loads(p.read_text(encoding="utf-8"))["cells"]
              if c["cell_type"] == "markdown" for seed, _ in seed_quotations("".join(c["source"]))}
     assert {"000", "004"} <= seeds
 

@@ -8,7 +8,7 @@ refused with a message, so that an object whose `==` is always true cannot pass.
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import functools
 import math
@@ -24,6 +24,18 @@ SOLUTIONS = "notebooks/solutions.ipynb"
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def solutions_path() -> str:
+    """The solutions notebook of the learner's language (notebooks/zh/solutions.ipynb in Chinese)."""
+    from ..i18n import language
+
+    return SOLUTIONS if language() == "en" else f"notebooks/{language()}/solutions.ipynb"
+
+
+def _exercise(name: str) -> str:
+    """"Exercise 05.2" in the learner's language."""
+    return name.replace("Exercise", _("Exercise"), 1)
+
+
 def solution_anchor(name: str) -> str | None:
     """`solutions.ipynb#<heading>` for "Exercise 05.2": the link JupyterLab and the site follow to its
     worked answer (JupyterLab's heading ids: the heading text with spaces as dashes)."""
@@ -31,7 +43,7 @@ def solution_anchor(name: str) -> str | None:
     import re
 
     number = name.split()[-1]
-    path = os.path.join(os.path.dirname(_PACKAGE_DIR), "notebooks", "solutions.ipynb")
+    path = os.path.join(os.path.dirname(_PACKAGE_DIR), *solutions_path().split("/"))
     try:
         with open(path, encoding="utf-8") as f:
             cells = json.load(f)["cells"]
@@ -55,7 +67,7 @@ def _show_solution_link(name: str) -> None:
         return
     anchor = solution_anchor(name)
     if anchor:
-        display(Markdown(_("[One worked answer to {lower}]({anchor}) (try it yourself first).").format(lower=name.lower(), anchor=anchor)))
+        display(Markdown(_("[One worked answer to exercise {number}]({anchor}) (try it yourself first).").format(number=name.split()[-1], anchor=anchor)))
 
 
 class CheckFailed(AssertionError):
@@ -67,8 +79,8 @@ class CheckFailed(AssertionError):
     exercise = "Exercise"
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[1;31m{self.exercise}: not yet right.\x1b[0m {self}",
-                f"Change your code and run the cell again (solutions: {SOLUTIONS})."]
+        return ["\x1b[1;31m" + _("{exercise}: not yet right.").format(exercise=_exercise(self.exercise)) + f"\x1b[0m {self}",
+                _("Change your code and run the cell again (solutions: {path}).").format(path=solutions_path())]
 
 
 class CheckError(RuntimeError):
@@ -77,7 +89,7 @@ class CheckError(RuntimeError):
     exercise = "Exercise"
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[1;33m{self.exercise}: the check could not run.\x1b[0m {self}"]
+        return ["\x1b[1;33m" + _("{exercise}: the check could not run.").format(exercise=_exercise(self.exercise)) + f"\x1b[0m {self}"]
 
 
 class CheckInterrupted(KeyboardInterrupt):
@@ -86,8 +98,8 @@ class CheckInterrupted(KeyboardInterrupt):
     exercise = "Exercise"
 
     def _render_traceback_(self) -> list[str]:
-        return [f"\x1b[1;33m{self.exercise}: interrupted.\x1b[0m Nothing was checked; if your code hangs, "
-                "run it on a small input first."]
+        return ["\x1b[1;33m" + _("{exercise}: interrupted.").format(exercise=_exercise(self.exercise)) + "\x1b[0m "
+                + _("Nothing was checked; if your code hangs, run it on a small input first.")]
 
 
 class _NotAttempted(Exception):
@@ -161,9 +173,9 @@ def exercise(name: str):
     def wrap(check: Callable) -> Callable:
         @functools.wraps(check)
         def runner(answer) -> None:
-            not_attempted = (f"{name}: not attempted yet. Replace the placeholder (`...`, `pass` or "
-                             "`raise NotImplementedError`) with your code and run the cell again "
-                             f"(solutions: {SOLUTIONS}).")
+            not_attempted = _("{name}: not attempted yet. Replace the placeholder (`...`, `pass` or "
+                              "`raise NotImplementedError`) with your code and run the cell again "
+                              "(solutions: {path}).").format(name=_exercise(name), path=solutions_path())
             if answer is None or answer is Ellipsis:
                 print(not_attempted)
                 _show_solution_link(name)
@@ -199,7 +211,7 @@ def exercise(name: str):
                 broken = CheckError(_("{name} inside the check: {first_line}. This is a fault of the course, not of your answer; please report it.").format(name=type(err).__name__, first_line=_first_line(err)))
                 broken.exercise = name
                 raise broken from err
-            print(_("{name} passed").format(name=name))
+            print(_("{name} passed").format(name=_exercise(name)))
         return runner
     return wrap
 
@@ -216,10 +228,10 @@ def expect(condition: bool, message: str) -> None:
 
 
 def _refuse(value, what: str):
-    raise CheckFailed(_("Answer with {what}; you gave a {name}.").format(what=what, name=type(value).__name__))
+    raise CheckFailed(_("Answer with {what}; you gave a {name}.").format(what=_(what), name=type(value).__name__))
 
 
-def number(value, what: str = "a number") -> float:
+def number(value, what: str = N_("a number")) -> float:
     """A Python or NumPy number, or a one-element tensor or array, as a plain float.
 
     A float or int subclass is read through the base type, so overridden operators play no part;
@@ -250,7 +262,7 @@ def number(value, what: str = "a number") -> float:
     _refuse(value, what)
 
 
-def integer(value, what: str = "a whole number") -> int:
+def integer(value, what: str = N_("a whole number")) -> int:
     """A whole number given as int, NumPy integer, 0-d tensor or an integral float."""
     import numpy as np
 
@@ -263,11 +275,11 @@ def integer(value, what: str = "a whole number") -> int:
         return int(torch.Tensor.item(value.as_subclass(torch.Tensor)))
     x = number(value, what)
     if not (math.isfinite(x) and x.is_integer()):
-        raise CheckFailed(_("Answer with {what}; {value!r} is not a whole number.").format(what=what, value=value))
+        raise CheckFailed(_("Answer with {what}; {value!r} is not a whole number.").format(what=_(what), value=value))
     return int(x)
 
 
-def tensor(value, what: str = "a tensor") -> torch.Tensor:
+def tensor(value, what: str = N_("a tensor")) -> torch.Tensor:
     """A tensor, NumPy array, or (nested) list of numbers as a plain float64 tensor on the CPU."""
     import numpy as np
 
@@ -294,7 +306,7 @@ def numbers_of(value, count: int, what: str) -> list[float]:
         value = tensor(value, what).reshape(-1).tolist()
     if not isinstance(value, (list, tuple)):
         _refuse(value, what)
-    expect(len(value) == count, _("Return {what}; you returned {value} values.").format(what=what, value=len(value)))
+    expect(len(value) == count, _("Return {what}; you returned {value} values.").format(what=_(what), value=len(value)))
     return [number(v, what) for v in value]
 
 
@@ -307,10 +319,10 @@ def losses(fn: Callable, arg, steps: int, name: str) -> list[float]:
     """Call a learner's training function and check that it returned `steps` finite losses."""
     got = fn(arg)
     if isinstance(got, torch.Tensor) or type(got).__module__ == "numpy":
-        got = tensor(got, "a list of losses").reshape(-1).tolist()
+        got = tensor(got, _("a list of losses")).reshape(-1).tolist()
     if not isinstance(got, (list, tuple)):
-        _refuse(got, "a list of losses")
-    values = [number(v, "a list of losses (numbers, e.g. loss.item())") for v in got]
+        _refuse(got, _("a list of losses"))
+    values = [number(v, _("a list of losses (numbers, e.g. loss.item())")) for v in got]
     expect(len(values) == steps, _("{name}: return the {steps} losses, one per step; you returned {values}.").format(name=name, steps=steps, values=len(values)))
     expect(all(math.isfinite(v) for v in values), _("{name}: some of your losses are not finite.").format(name=name))
     return values
@@ -329,7 +341,7 @@ def randomise_bn(module: nn.Module, generator: torch.Generator) -> None:
 
 def module_answer(obj, what: str) -> nn.Module:
     """The learner's module, refused with a message when it is not an nn.Module."""
-    expect(isinstance(obj, nn.Module), _("{what} should be an nn.Module; you gave a {name}.").format(what=what, name=type(obj).__name__))
+    expect(isinstance(obj, nn.Module), _("{what} should be an nn.Module; you gave a {name}.").format(what=_(what), name=type(obj).__name__))
     return obj
 
 
@@ -340,7 +352,7 @@ def forward(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if y is Ellipsis or (y is None and _is_stub(type(module).forward)):
         raise _NotAttempted
     expect(y is not None, _("Your forward returned None: did you forget `return`?"))
-    return tensor(y, "a tensor from forward").to(x.dtype)
+    return tensor(y, _("a tensor from forward")).to(x.dtype)
 
 
 def used_modules(module: nn.Module, x: torch.Tensor) -> set[str]:

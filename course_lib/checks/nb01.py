@@ -21,13 +21,13 @@ def check_chain_gradient(fn: Callable[[float, int, bool], float]) -> None:
     """fn(w, n, residual) -> d(output)/d(input) of n scalar layers y = w·x (plain)
     or y = x + w·x (residual)."""
     for w, n in [(0.5, 10), (1.5, 4), (0.1, 20), (-0.5, 3), (2.0, 1)]:
-        plain = number(fn(w, n, False), "a number (the derivative)")
-        res = number(fn(w, n, True), "a number (the derivative)")
+        plain = number(fn(w, n, False), _("a number (the derivative)"))
+        res = number(fn(w, n, True), _("a number (the derivative)"))
         for arm, got, factor, other in (("plain", plain, w, 1 + w), ("residual", res, 1 + w, w)):
             want = factor ** n
             if abs(got - want) <= 1e-4 * abs(want):
                 continue
-            case = f"{arm.capitalize()} chain, w={w}, n={n}: you have {got:.6g}"
+            case = _("{capitalize} chain, w={w}, n={n}: you have {got:.6g}").format(capitalize=arm.capitalize(), w=w, n=n, got=got)
             if abs(got - other ** n) <= 1e-4 * abs(other ** n):
                 raise CheckFailed(_("{case}, the value of the other chain. A residual layer's output holds x itself as well as w·x, so both terms count when you differentiate.").format(case=case))
             if n > 1 and abs(got - n * factor) <= 1e-4 * abs(n * factor):
@@ -49,7 +49,7 @@ def check_typical_gradient(fn: Callable[[int, float, bool], float]) -> None:
         w = torch.randn(100_000, n, generator=g, dtype=torch.float64) * sigma
         log_abs = ((1 + w) if residual else w).abs().log().sum(1)
         median = log_abs.median().exp().item()
-        got = answers[n, sigma, residual] = number(fn(n, sigma, residual), "a number (the median)")
+        got = answers[n, sigma, residual] = number(fn(n, sigma, residual), _("a number (the median)"))
         kind = f"{'Residual' if residual else 'Plain'}, n={n}, σ={sigma}"
         expect(got > 0, _("{kind}: a median of absolute values is positive, you have {got!r}.").format(kind=kind, got=got))
         if abs(math.log(got / median)) <= 0.5:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import functools
 from typing import Callable
@@ -40,7 +40,7 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
     g = torch.Generator().manual_seed(1)
     for in_c, out_c, stride in [(8, 8, 1), (8, 16, 2)]:
         case = f"Block in={in_c}, out={out_c}, stride={stride}"
-        block = module_answer(run(block_cls, in_c, out_c, stride), "block_cls(in, out, stride)").eval()
+        block = module_answer(run(block_cls, in_c, out_c, stride), _("block_cls(in, out, stride)")).eval()
         for name in ("conv1", "bn1", "conv2", "bn2", "shortcut"):
             expect(isinstance(getattr(block, name, None), nn.Module), _("{case}: the block needs its layer `{name}`; inherit the layers from ResBlock and write only forward.").format(case=case, name=name))
         randomise_bn(block, g)
@@ -55,15 +55,13 @@ def check_resblock(block_cls: Callable[..., nn.Module]) -> None:
             expect(name in used, _("{case}: your forward never uses {name}. F(x) runs through both convolutions and both BatchNorms.").format(case=case, name=name))
         if not isinstance(block.shortcut, nn.Identity):
             expect("shortcut" in used, _("{case}: your forward never calls self.shortcut. When the shape changes, x must go through the projection before it is added.").format(case=case))
-        for variant, hint in (("ReLU before the addition", "you apply the last ReLU to F(x) before the addition, so "
-                               "the output can be negative. In Fig. 2 the ReLU comes after the sum."),
-                              ("ReLU on F(x) too", "you apply a ReLU to F(x) and another after the addition. In Fig. 2 "
-                               "the second BN's output goes into the sum as it is."),
-                              ("no middle ReLU", "the ReLU between the two convolutions is missing."),
-                              ("no final ReLU", "the ReLU after the addition is missing.")):
-            expect(not torch.allclose(y, _layers_output(block, x, variant), atol=1e-5), f"{case}: {hint}")
+        for variant, hint in (("ReLU before the addition", N_("you apply the last ReLU to F(x) before the addition, so the output can be negative. In Fig. 2 the ReLU comes after the sum.")),
+                              ("ReLU on F(x) too", N_("you apply a ReLU to F(x) and another after the addition. In Fig. 2 the second BN's output goes into the sum as it is.")),
+                              ("no middle ReLU", N_("the ReLU between the two convolutions is missing.")),
+                              ("no final ReLU", N_("the ReLU after the addition is missing."))):
+            expect(not torch.allclose(y, _layers_output(block, x, variant), atol=1e-5), _("{case}: {hint}").format(case=case, hint=_(hint)))
         with torch.no_grad():                    # silence F(x): with bn2's scale and shift at 0 the block is ReLU(shortcut(x))
-            silent = module_answer(run(block_cls, in_c, out_c, stride), "block_cls(in, out, stride)").eval()
+            silent = module_answer(run(block_cls, in_c, out_c, stride), _("block_cls(in, out, stride)")).eval()
             silent.load_state_dict(block.state_dict())
             silent.bn2.weight.zero_()
             silent.bn2.bias.zero_()
@@ -84,7 +82,7 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
 
     for c_in, c_out, stride in ((64, 64, 1), (64, 128, 2), (16, 32, 2), (256, 256, 1), (32, 32, 2), (64, 128, 1)):
         want = count_params(ResBlock(c_in, c_out, stride))
-        got = integer(fn(c_in, c_out, stride), "a whole number of parameters")
+        got = integer(fn(c_in, c_out, stride), _("a whole number of parameters"))
         if got == want:
             continue
         convs = 9 * c_in * c_out + 9 * c_out * c_out
@@ -151,15 +149,13 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
         got, want = runs[arm], list(identity_race(use_residual, steps=5))
         if _same(got[:5], want):
             continue
-        slips = [(dict(lr=1e-3), "with lr 1e-3. The steps above ask for Adam with lr 0.01."),
-                 (dict(pre_relu_target=True), "against the random numbers before the ReLU. The target is the "
-                                              "stack's own input x, after the ReLU."),
-                 (dict(x_first=True), "with x drawn before the stack was built. Seed, build the stack, then draw x, "
-                                      "so that both arms start from the same weights and data."),
-                 (dict(zero_grad=False), "without clearing the gradients. Each step must start from zero gradients.")]
+        slips = [(dict(lr=1e-3), N_("with lr 1e-3. The steps above ask for Adam with lr 0.01.")),
+                 (dict(pre_relu_target=True), N_("against the random numbers before the ReLU. The target is the stack's own input x, after the ReLU.")),
+                 (dict(x_first=True), N_("with x drawn before the stack was built. Seed, build the stack, then draw x, so that both arms start from the same weights and data.")),
+                 (dict(zero_grad=False), N_("without clearing the gradients. Each step must start from zero gradients."))]
         for kwargs, hint in slips:
             expect(not _same(got[:5], identity_race(use_residual, steps=5, **kwargs)),
-                   _("{capitalize}: your losses match a run {hint}").format(capitalize=arm.capitalize(), hint=hint))
+                   _("{capitalize}: your losses match a run {hint}").format(capitalize=arm.capitalize(), hint=_(hint)))
         expect(not _same(got[:4], list(identity_race(use_residual, steps=6))[1:5]),
                _("{capitalize}: your losses are one step late: record each loss before its update.").format(capitalize=arm.capitalize()))
         raise CheckFailed(_("{capitalize}: your first losses ({got_0:.4f}, {got_1:.4f}) are not those of a run with the settings above ({want_0:.4f}, {want_1:.4f}). Follow the steps in order, in train mode.").format(capitalize=arm.capitalize(), got_0=got[0], got_1=got[1], want_0=want[0], want_1=want[1]))

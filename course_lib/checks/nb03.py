@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..i18n import _
 
+from ..i18n import N_, _
+
 import math
 from typing import Callable
 
@@ -19,30 +21,25 @@ _SIZE_CASES = [(224, 7, 3, 2), (112, 3, 1, 2), (56, 3, 1, 1), (56, 1, 0, 2), (32
 
 # Usual slips for 03.1, each tested on every case: (how it computes, what the learner is told).
 _SIZE_SLIPS = [
-    (lambda n, k, p, s: (n - k + 2 * p) / s + 1, "Your sizes are fractions when the stride does not fit evenly: a "
-                                                 "convolution only places whole windows, so round down."),
-    (lambda n, k, p, s: math.ceil((n - k + 2 * p) / s) + 1, "You rounded up: a window that would hang over the "
-                                                            "padded edge is never placed, so round down."),
-    (lambda n, k, p, s: (n - k + 2 * p) // s, "Your sizes are one short: count the window's first position as "
-                                              "well as the steps it takes."),
-    (lambda n, k, p, s: (n - k + p) // s + 1, "You padded one side only: padding p adds p pixels on each side."),
-    (lambda n, k, p, s: n - k + 2 * p + 1, "Your sizes ignore the stride: a window moving s pixels at a time "
-                                           "fits about 1/s as often."),
-    (lambda n, k, p, s: (n + 2 * p) // s, "Your sizes ignore the kernel: a window of k pixels must fit inside the "
-                                          "padded input."),
+    (lambda n, k, p, s: (n - k + 2 * p) / s + 1, N_("Your sizes are fractions when the stride does not fit evenly: a convolution only places whole windows, so round down.")),
+    (lambda n, k, p, s: math.ceil((n - k + 2 * p) / s) + 1, N_("You rounded up: a window that would hang over the padded edge is never placed, so round down.")),
+    (lambda n, k, p, s: (n - k + 2 * p) // s, N_("Your sizes are one short: count the window's first position as well as the steps it takes.")),
+    (lambda n, k, p, s: (n - k + p) // s + 1, N_("You padded one side only: padding p adds p pixels on each side.")),
+    (lambda n, k, p, s: n - k + 2 * p + 1, N_("Your sizes ignore the stride: a window moving s pixels at a time fits about 1/s as often.")),
+    (lambda n, k, p, s: (n + 2 * p) // s, N_("Your sizes ignore the kernel: a window of k pixels must fit inside the padded input.")),
 ]
 
 
 @exercise("Exercise 03.1")
 def check_output_size(fn: Callable[[int, int, int, int], int]) -> None:
     """fn(size, kernel, padding, stride) -> output size of a convolution."""
-    got = [number(fn(*case), "a whole number of pixels") for case in _SIZE_CASES]
+    got = [number(fn(*case), _("a whole number of pixels")) for case in _SIZE_CASES]
     want = [conv_output_size(*case) for case in _SIZE_CASES]
     if got == want:
         return
     for slip, hint in _SIZE_SLIPS:
         if all(abs(g - slip(*case)) < 1e-9 for g, case in zip(got, _SIZE_CASES)):
-            raise CheckFailed(hint)
+            raise CheckFailed(_(hint))
     case, g, w = next((c, g, w) for c, g, w in zip(_SIZE_CASES, got, want) if g != w)
     raise CheckFailed(_("For size={case_0}, k={case_1}, p={case_2}, s={case_3}: nn.Conv2d gives {w}, you have {g:g}. Build that nn.Conv2d and count where its window can stand.").format(case_0=case[0], case_1=case[1], case_2=case[2], case_3=case[3], w=w, g=g))
 
@@ -78,8 +75,8 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
         answer = fn(size, stem)
         expect(isinstance(answer, (list, tuple)) or hasattr(answer, "__len__"),
                _("Return a list of 5 sides; you returned a {name}.").format(name=type(answer).__name__))
-        got = [integer(v, "whole numbers of pixels") for v in answer]
-        case = f"For a {size}×{size} input and stem={stem!r}"
+        got = [integer(v, _("whole numbers of pixels")) for v in answer]
+        case = _("For a {size}×{size} input and stem={stem!r}").format(size=size, stem=stem)
         expect(len(got) == 5, _("{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), not {got}.").format(case=case, got=len(got)))
         if got == sides:
             continue
@@ -99,9 +96,9 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
     g = torch.Generator().manual_seed(0)
     for c_in, c_out, stride, size in ((16, 32, 2, 8), (16, 32, 2, 7), (8, 8, 1, 6), (4, 12, 2, 5)):
         x = torch.randn(2, c_in, size, size, generator=g)
-        got = tensor(fn(x.clone(), c_out, stride), "a tensor").float()
+        got = tensor(fn(x.clone(), c_out, stride), _("a tensor")).float()
         side = (size - 1) // stride + 1
-        case = f"For x of shape {tuple(x.shape)} → {c_out} channels, stride {stride}"
+        case = _("For x of shape {x_shape} → {c_out} channels, stride {stride}").format(x_shape=tuple(x.shape), c_out=c_out, stride=stride)
         if tuple(got.shape) != (2, c_out, side, side):
             expect(got.ndim != 4 or got.shape[1] != c_in, _("{case}: your output has shape {got_shape}, still {c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.").format(case=case, got_shape=tuple(got.shape), c_in=c_in, c_out=c_out))
             expect(got.ndim != 4 or got.shape[1] != c_out or got.shape[2] == side,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ..i18n import _
 
+from ..i18n import N_, _
+
 from typing import Callable
 
 import torch
@@ -19,17 +21,15 @@ _WEIGHT_CASES = [("basic", 64, 64), ("basic", 256, 256), ("bottleneck", 256, 64)
 
 _WEIGHT_SLIPS = [
     (lambda b, c, w: block_weight_count(b, c, w) if b == "basic" else c * w + 9 * w * w + w * c // 4,
-     "Your bottleneck count shrinks the last 1×1 convolution back to the input's width. It expands to 4·width "
-     "channels, whatever the input."),
+     N_("Your bottleneck count shrinks the last 1×1 convolution back to the input's width. It expands to 4·width channels, whatever the input.")),
     (lambda b, c, w: block_weight_count(b, c, w) // 2 if b == "basic" else block_weight_count(b, c, w),
-     "Your basic block has one 3×3 convolution; it has two."),
+     N_("Your basic block has one 3×3 convolution; it has two.")),
     (lambda b, c, w: block_weight_count(b, c, w) if b == "basic" else c * w + w * w + w * 4 * w,
-     "Your bottleneck's middle convolution has 1×1 weights. It is a 3×3 convolution, 9 weights per pair of channels."),
+     N_("Your bottleneck's middle convolution has 1×1 weights. It is a 3×3 convolution, 9 weights per pair of channels.")),
     (lambda b, c, w: block_weight_count(b, c, w) if b == "basic" else 3 * 9 * w * w,
-     "Your bottleneck counts three 3×3 convolutions of width × width. Only the middle one is 3×3; the two 1×1 "
-     "convolutions change the width."),
+     N_("Your bottleneck counts three 3×3 convolutions of width × width. Only the middle one is 3×3; the two 1×1 convolutions change the width.")),
     (lambda b, c, w: 2 * 3 * c * w if b == "basic" else c * w + 3 * w * w + w * 4 * w,
-     "You counted 3 weights per 3×3 kernel. A 3×3 kernel has 9 per pair of channels."),
+     N_("You counted 3 weights per 3×3 kernel. A 3×3 kernel has 9 per pair of channels.")),
 ]
 
 
@@ -37,13 +37,13 @@ _WEIGHT_SLIPS = [
 def check_param_count(fn: Callable[[str, int, int], int]) -> None:
     """fn(block, in_channels, width) -> conv weights of a block ("basic" or "bottleneck"),
     identity shortcut, no biases, no BN. For "bottleneck" the output has 4·width channels."""
-    got = [integer(fn(*case), "a whole number of weights") for case in _WEIGHT_CASES]
+    got = [integer(fn(*case), _("a whole number of weights")) for case in _WEIGHT_CASES]
     want = [block_weight_count(*case) for case in _WEIGHT_CASES]
     if got == want:
         return
     for slip, hint in _WEIGHT_SLIPS:
         if got == [slip(*case) for case in _WEIGHT_CASES]:
-            raise CheckFailed(hint)
+            raise CheckFailed(_(hint))
     (block, c, w), g, right = next((case, g, r) for case, g, r in zip(_WEIGHT_CASES, got, want) if g != r)
     raise CheckFailed(_("For {block}, in_channels={c}, width={w}: the block has {right:,} weights, you have {g:,}. Count each convolution as kernel height × width × in channels × out channels.").format(block=block, c=c, w=w, right=right, g=g))
 
@@ -58,7 +58,7 @@ def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
     g = torch.Generator().manual_seed(0)
     for c_in, width, stride in ((64, 64, 1), (256, 64, 1), (256, 128, 2)):
         torch.manual_seed(0)
-        theirs = module_answer(run(block_cls, c_in, width, stride), "block_cls(...)")
+        theirs = module_answer(run(block_cls, c_in, width, stride), _("block_cls(...)"))
         if not list(theirs.parameters()):                  # __init__ is still the placeholder
             raise _NotAttempted
         down = None
@@ -70,18 +70,17 @@ def check_bottleneck(block_cls: Callable[..., nn.Module]) -> None:
         case = f"Block in={c_in}, width={width}, stride={stride}"
         n_ref, n_got = count_params(ref), count_params(theirs)
         if n_got != n_ref:
-            hint = " Compare print(your block) with print(torchvision's Bottleneck) layer by layer."
+            hint = _(" Compare print(your block) with print(torchvision's Bottleneck) layer by layer.")
             if down is not None and getattr(theirs, "downsample", None) is None:
-                hint = (f" The output has 4·width = {4 * width} channels and the input {c_in}"
-                        f"{' at stride 2' if stride == 2 else ''}, so the shortcut needs a projection.")
+                hint = (_(" The output has 4·width = {value} channels and the input {c_in}{value2}, so the shortcut needs a projection.").format(value=4 * width, c_in=c_in, value2=_(' at stride 2') if stride == 2 else ''))
             elif (isinstance(getattr(theirs, "downsample", None), nn.Module)
                   and not any(isinstance(m, nn.BatchNorm2d) for m in theirs.downsample.modules()) and down is not None):
-                hint = " The projection is a 1×1 convolution *and* a BatchNorm."
+                hint = _(" The projection is a 1×1 convolution *and* a BatchNorm.")
             elif isinstance(getattr(theirs, "conv3", None), nn.Conv2d) and theirs.conv3.out_channels != 4 * width:
-                hint = " The last 1×1 convolution expands to 4·width channels."
+                hint = _(" The last 1×1 convolution expands to 4·width channels.")
             elif any(isinstance(m, nn.Conv2d) and m.bias is not None for m in theirs.modules()):
-                hint = " Your convolutions have biases; torchvision's have none, since a BN follows each."
-            raise CheckFailed(_("{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}").format(case=case, n_got=n_got, n_ref=n_ref, hint=hint))
+                hint = _(" Your convolutions have biases; torchvision's have none, since a BN follows each.")
+            raise CheckFailed(_("{case}: {n_got:,} parameters, torchvision's block has {n_ref:,}.{hint}").format(case=case, n_got=n_got, n_ref=n_ref, hint=_(hint)))
         try:
             result = theirs.load_state_dict(ref.state_dict(), strict=False)
             missing, unexpected = result.missing_keys, result.unexpected_keys
@@ -133,16 +132,16 @@ def check_resnet_params(fn: Callable[[str, list], int]) -> None:
              ("basic", [1, 1, 1, 1], count_params(tvm.resnet.ResNet(tvm.resnet.BasicBlock, [1, 1, 1, 1]))),
              ("bottleneck", [1, 1, 1, 1], count_params(tvm.resnet.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1])))]
     for block, layers, want in cases:
-        got = integer(fn(block, list(layers)), "a whole number of parameters")
+        got = integer(fn(block, list(layers)), _("a whole number of parameters"))
         if got == want:
             continue
-        case = f"ResNet of {block} blocks {layers}: {got:,} instead of {want:,}"
-        slips = [(dict(bn=False), "each BatchNorm learns a γ and a β per channel, and a BN follows every convolution."),
-                 (dict(proj=False), "the first block of layers 2-4 needs a projection shortcut (1×1 convolution + BN)."),
-                 (dict(layer1_proj=False), "in a bottleneck network layer1 needs a projection too, 64 → 256 channels."),
-                 (dict(fc_bias=False), "the classifier nn.Linear(·, 1000) has a bias.")]
+        case = _("ResNet of {block} blocks {layers}: {got:,} instead of {want:,}").format(block=block, layers=layers, got=got, want=want)
+        slips = [(dict(bn=False), N_("each BatchNorm learns a γ and a β per channel, and a BN follows every convolution.")),
+                 (dict(proj=False), N_("the first block of layers 2-4 needs a projection shortcut (1×1 convolution + BN).")),
+                 (dict(layer1_proj=False), N_("in a bottleneck network layer1 needs a projection too, 64 → 256 channels.")),
+                 (dict(fc_bias=False), N_("the classifier nn.Linear(·, 1000) has a bias."))]
         bn_channels = (_resnet_param_formula(block, layers) - _resnet_param_formula(block, layers, bn=False)) // 2
         expect(got != want + 2 * bn_channels, _("{case}: you counted BN's running_mean and running_var. They are buffers, not parameters: the optimiser never updates them.").format(case=case))
         for kwargs, hint in slips:
-            expect(got != _resnet_param_formula(block, layers, **kwargs), f"{case}: {hint}")
+            expect(got != _resnet_param_formula(block, layers, **kwargs), _("{case}: {hint}").format(case=case, hint=_(hint)))
         raise CheckFailed(_("{case}. Count the stem (7×7 convolution from 3 to 64 channels and a BN), every block, the projections and the classifier.").format(case=case))

@@ -3,7 +3,7 @@ invariance, 05.3 the first losses with and without zero γ."""
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import functools
 import math
@@ -28,25 +28,19 @@ def check_batchnorm(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
     torch.manual_seed(0)
     scale = torch.tensor([3.0, 0.01, 0.002]).view(1, 3, 1, 1)          # small variances: eps matters
     x = torch.randn(4, 3, 5, 5) * scale + 2
-    got = tensor(fn(x.clone(), 1e-5), "a tensor").float()
+    got = tensor(fn(x.clone(), 1e-5), _("a tensor")).float()
     expect(tuple(got.shape) == tuple(x.shape), _("Your output has shape {got_shape}; BN keeps the input's shape, {x_shape}.").format(got_shape=tuple(got.shape), x_shape=tuple(x.shape)))
     want = F.batch_norm(x, None, None, training=True, eps=1e-5)
     if torch.allclose(got, want, atol=1e-4):
         return
-    slips = [(_normalise(x, (2, 3), 1e-5), "Your statistics are computed for each image on its own. In train mode "
-                                            "BatchNorm's statistics come from the whole batch."),
-             (_normalise(x, (0,), 1e-5), "Your statistics are computed for each pixel position on its own. BatchNorm "
-                                          "shares them across all positions of a channel, too."),
-             (_normalise(x, (0, 1, 2, 3), 1e-5), "You used one mean and one variance for all channels. BatchNorm keeps "
-                                                  "separate statistics for each channel."),
-             (_normalise(x, (0, 2, 3), 1e-5, unbiased=True), "You normalised with the unbiased variance (n − 1). "
-                                                             "BatchNorm's batch statistics use the biased one."),
-             (_normalise(x, (0, 2, 3), 1e-5, std_plus_eps=True), "You added eps to the standard deviation. BatchNorm "
-                                                                  "adds it to the variance, under the square root."),
-             (_normalise(x, (0, 2, 3), 0.0), "Your result ignores eps. With variances as small as these, BatchNorm's "
-                                              "eps changes the output.")]
+    slips = [(_normalise(x, (2, 3), 1e-5), N_("Your statistics are computed for each image on its own. In train mode BatchNorm's statistics come from the whole batch.")),
+             (_normalise(x, (0,), 1e-5), N_("Your statistics are computed for each pixel position on its own. BatchNorm shares them across all positions of a channel, too.")),
+             (_normalise(x, (0, 1, 2, 3), 1e-5), N_("You used one mean and one variance for all channels. BatchNorm keeps separate statistics for each channel.")),
+             (_normalise(x, (0, 2, 3), 1e-5, unbiased=True), N_("You normalised with the unbiased variance (n − 1). BatchNorm's batch statistics use the biased one.")),
+             (_normalise(x, (0, 2, 3), 1e-5, std_plus_eps=True), N_("You added eps to the standard deviation. BatchNorm adds it to the variance, under the square root.")),
+             (_normalise(x, (0, 2, 3), 0.0), N_("Your result ignores eps. With variances as small as these, BatchNorm's eps changes the output."))]
     for value, hint in slips:
-        expect(not torch.allclose(got, value, atol=1e-4), hint)
+        expect(not torch.allclose(got, value, atol=1e-4), _(hint))
     raise CheckFailed(_("The output differs from nn.BatchNorm2d in train mode by up to {max:.3g}. Compare yours with nn.BatchNorm2d(C, affine=False) on a batch of your own.").format(max=(got - want).abs().max()))
 
 
@@ -56,7 +50,7 @@ def check_scale_invariance(fn: Callable[[float], tuple]) -> None:
     train mode: the largest |change| of the BN output when the convolution's weight is multiplied by c,
     and ‖gradient at c·w‖ / ‖gradient at w‖ for a loss computed from that output."""
     for c in (10.0, 0.5, 3.0):
-        change, ratio = numbers_of(fn(c), 2, "two numbers, (output_change, grad_ratio)")
+        change, ratio = numbers_of(fn(c), 2, _("two numbers, (output_change, grad_ratio)"))
         expect(math.isfinite(change) and change >= 0, _("At c = {c}: the output change is {change!r}. A largest absolute change is a finite number, 0 or more.").format(c=c, change=change))
         expect(math.isfinite(ratio) and ratio > 1e-6,
                _("At c = {c}: the gradient ratio is {ratio!r}, so your gradients are zero. In train mode out.sum() and out.pow(2).sum() do not depend on w; use (out * r).sum() with a fixed random tensor r.").format(c=c, ratio=ratio))
@@ -134,7 +128,7 @@ def check_zero_gamma(fn: Callable[[bool], list]) -> None:
     # Only the first steps are compared: 30 steps of SGD with momentum amplify float rounding. Measured
     # for issue 18 on one machine: this run gave a step-29 loss of 0.165 with one thread and 0.218 with
     # the default threads; the course's Runner, equal to it for the first steps, gave 0.333.
-    for zero_init, label in ((False, "default γ = 1"), (True, "zero γ")):
+    for zero_init, label in ((False, N_("default γ = 1")), (True, "zero γ")):
         r = runs[zero_init]
         print(_("{label:14s} step 0: {r_0:.3f}   step 10: {r_10:.3f}   step 29: {r_1:.3f}").format(label=label, r_0=r[0], r_10=r[10], r_1=r[-1]))
     spread = load_spread().get("05.3")

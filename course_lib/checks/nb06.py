@@ -20,7 +20,7 @@ def check_stage(fn: Callable[[int, int, int, int], nn.Module]) -> None:
     from ..models import ResBlock
 
     for c_in, c_out, n, stride in ((64, 128, 2, 2), (32, 32, 3, 1), (16, 32, 3, 2)):
-        case = f"For make_stage({c_in}, {c_out}, num_blocks={n}, stride={stride})"
+        case = _("For make_stage({c_in}, {c_out}, num_blocks={n}, stride={stride})").format(c_in=c_in, c_out=c_out, n=n, stride=stride)
         stage = fn(c_in, c_out, n, stride)
         expect(isinstance(stage, nn.Sequential), _("{case}: return an nn.Sequential, not a {name}.").format(case=case, name=type(stage).__name__))
         blocks = list(stage)
@@ -51,7 +51,7 @@ def check_param_shares(fn: Callable[[nn.Module], dict]) -> None:
     answer = fn(model)
     expect(isinstance(answer, dict), _("Return a dict of shares; you returned a {name}.").format(name=type(answer).__name__))
     expect(set(parts) <= set(answer), _("Return a share for each of {join}; missing: {join2}.").format(join=', '.join(parts), join2=', '.join((n for n in parts if n not in answer))))
-    shares = {n: number(answer[n], "a number for each share") for n in parts}
+    shares = {n: number(answer[n], _("a number for each share")) for n in parts}
     total = sum(shares.values())
     expect(abs(total - 1) < 1e-3 or abs(total - 100) > 1e-3, _("Your shares add up to 100: answer with fractions that add up to 1, not percentages."))
     expect(abs(total - 1) < 1e-3, _("Your shares add up to {total:.4g}, not 1. Divide each part's count by the total number of parameters, and count every parameter, BN's γ and β included.").format(total=total))

@@ -23,7 +23,7 @@ def check_paired_interval(fn: Callable[[list, list], tuple]) -> None:
                  ([0.91, 0.90, 0.93, 0.92, 0.90, 0.94, 0.92, 0.91], [0.90, 0.91, 0.90, 0.90, 0.89, 0.92, 0.91, 0.91])):
         n = len(a)
         want = paired_difference(a, b)
-        mean, low, high = numbers_of(fn(list(a), list(b)), 3, "three numbers, (mean, low, high)")
+        mean, low, high = numbers_of(fn(list(a), list(b)), 3, _("three numbers, (mean, low, high)"))
         expect(abs(mean - want["mean"]) < 1e-6, _("With {n} seeds: the mean of the differences is {want_mean:.6f}, you have {mean:.6f}.").format(n=n, want_mean=want['mean'], mean=mean))
         if abs(low - want["ci_low"]) < 1e-4 and abs(high - want["ci_high"]) < 1e-4:
             continue
@@ -50,7 +50,7 @@ def check_seeds_for_half_width(n) -> None:
 
     width = lambda k: t_quantile_975(k - 1) / k ** 0.5          # noqa: E731
     target = next(k for k in range(6, 200) if width(k) <= width(5) / 2)
-    n = integer(n, "a whole number of seeds")
+    n = integer(n, _("a whole number of seeds"))
     expect(n >= 2, _("With {n} seeds there is no interval at all; you need at least 2.").format(n=n))
     expect(n != 20, _("With 4 × 5 = 20 seeds the width would halve if the t multiplier stayed fixed. It shrinks as the seeds grow, so fewer seeds suffice: compute the width for a few n."))
     expect(n != 10, _("Doubling the seeds narrows the interval by about √2 (and a little more from t), not by 2."))
@@ -72,7 +72,7 @@ def check_confusion(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor
     cases.append((torch.where(torch.rand(30) < 0.6, labels, torch.randint(0, 3, (30,))), labels, 5))
     for pred, labels, k in cases:
         want = confusion_matrix(pred, labels, k)
-        got = tensor(fn(pred.clone(), labels.clone(), k), "a tensor of counts")
+        got = tensor(fn(pred.clone(), labels.clone(), k), _("a tensor of counts"))
         n = len(labels)
         expect(got.ndim == 2 and tuple(got.shape) == (k, k),
                _("For k={k}: your matrix has shape {got_shape}, not ({k}, {k}).").format(k=k, got_shape=tuple(got.shape))

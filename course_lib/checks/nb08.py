@@ -27,7 +27,7 @@ def gradient_ratio(seed: int, depth: int = 32) -> float:
 def check_gradient_ratio_guess(guess) -> None:
     """A guess of plain-32's first-to-last-layer gradient ratio at initialisation (the explorer's
     readout); passes within a factor of 10 of the value measured with seed 0."""
-    guess = number(guess, "a positive number")
+    guess = number(guess, _("a positive number"))
     expect(math.isfinite(guess) and guess > 0, _("Guess a positive number; you gave {guess!r}.").format(guess=guess))
     ratios = [gradient_ratio(seed) for seed in SPREAD_SEEDS]
     actual = ratios[0]
@@ -43,7 +43,7 @@ def check_projection_params(n) -> None:
     from ..models import cifar_resnet
 
     want = count_params(cifar_resnet(20, shortcut="B")) - count_params(cifar_resnet(20, shortcut="A"))
-    n = integer(n, "a whole number of parameters")
+    n = integer(n, _("a whole number of parameters"))
     if n == want:
         return
     expect(n != 16 * 32 + 32 * 64, _("That counts the 1×1 convolutions only. Each projection is followed by a BatchNorm with a γ and a β per channel."))
@@ -70,7 +70,7 @@ def check_receptive_field(fn: Callable[[list], int]) -> None:
     cases = [[(3, 1)], [(3, 1), (3, 1)], [(3, 2), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 1)], [(3, 1)] * 19,
              [(3, 2), (3, 2), (3, 2)], [(1, 2), (3, 1)]]
     for layers in cases:
-        got, want = integer(fn(list(layers)), "a whole number of pixels"), _receptive_field(layers)
+        got, want = integer(fn(list(layers)), _("a whole number of pixels")), _receptive_field(layers)
         if got == want:
             continue
         expect(got != _receptive_field(layers, strides_used=False), _("For {layers} you get {got}, as if every stride were 1. After a stride-2 layer, neighbouring positions of the next layer are 2 input pixels apart.").format(layers=layers, got=got))

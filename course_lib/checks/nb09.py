@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 from typing import Callable
 
@@ -28,7 +28,7 @@ def check_top5(fn: Callable[[torch.Tensor, list], list]) -> None:
            _("Return each entry as a pair (category, probability)."))
     names = [p[0] for p in got]
     expect(all(isinstance(n, str) for n in names), _("The first item of each pair is the category's name (a string from categories), not its index."))
-    values = [number(p[1], "a probability for each pair") for p in got]
+    values = [number(p[1], _("a probability for each pair")) for p in got]
     probs = logits.softmax(0)
     top = probs.topk(5).indices.tolist()
     want = [(categories[i], probs[i].item()) for i in top]
@@ -59,23 +59,19 @@ def check_caffe_input(fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
     rgb = torch.rand(3, 4, 4)
     mean = torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
     want = rgb.flip(0) * 255 - mean
-    got = tensor(fn(rgb.clone()), "a tensor").float()
+    got = tensor(fn(rgb.clone()), _("a tensor")).float()
     expect(tuple(got.shape) == (3, 4, 4), _("Keep the shape (3, H, W); you returned {got_shape}.").format(got_shape=tuple(got.shape)))
     if torch.allclose(got, want, atol=1e-3):
         return
-    slips = [(rgb * 255 - mean, "The channels are still in RGB order, and Caffe wants them in BGR order."),
-             (rgb.flip(0) * 255 - mean.flip(0), "You subtracted the mean colour in the wrong order. CAFFE_MEAN_BGR is "
-                                                "already in BGR order, like your channels."),
-             (rgb * 255 - mean.flip(0), "You subtracted the right mean from the right colour, but left the channels "
-                                        "in RGB order."),
-             (rgb.flip(0) - mean, "You subtracted the mean colour from values in [0, 1]. Caffe's mean colour is on "
-                                  "the 0-255 scale."),
-             ((rgb.flip(0) - mean) * 255, "You subtracted the mean before scaling. Caffe's mean colour is on the "
-                                          "0-255 scale, so scale first."),
-             (rgb.flip(0) * 255 + mean, "You added the mean colour. Caffe's input is centred, so subtract it."),
-             (rgb.flip(0) * 255, "You left out the mean colour.")]
+    slips = [(rgb * 255 - mean, N_("The channels are still in RGB order, and Caffe wants them in BGR order.")),
+             (rgb.flip(0) * 255 - mean.flip(0), N_("You subtracted the mean colour in the wrong order. CAFFE_MEAN_BGR is already in BGR order, like your channels.")),
+             (rgb * 255 - mean.flip(0), N_("You subtracted the right mean from the right colour, but left the channels in RGB order.")),
+             (rgb.flip(0) - mean, N_("You subtracted the mean colour from values in [0, 1]. Caffe's mean colour is on the 0-255 scale.")),
+             ((rgb.flip(0) - mean) * 255, N_("You subtracted the mean before scaling. Caffe's mean colour is on the 0-255 scale, so scale first.")),
+             (rgb.flip(0) * 255 + mean, N_("You added the mean colour. Caffe's input is centred, so subtract it.")),
+             (rgb.flip(0) * 255, N_("You left out the mean colour."))]
     for value, hint in slips:
-        expect(not torch.allclose(got, value, atol=1e-3), hint)
+        expect(not torch.allclose(got, value, atol=1e-3), _(hint))
     raise CheckFailed(_("The result is not Caffe's input. Compare yours with the cell above it on one pixel, channel by channel."))
 
 
@@ -96,7 +92,7 @@ def check_fold_bn(fn: Callable[[torch.Tensor, nn.BatchNorm2d], tuple]) -> None:
         want = bn(conv(x)).double()
     answer = fn(conv.weight.detach().clone(), bn)
     expect(isinstance(answer, (list, tuple)) and len(answer) == 2, _("Return two things, (weight, bias)."))
-    weight, bias = (tensor(v, "a tensor") for v in answer)
+    weight, bias = (tensor(v, _("a tensor")) for v in answer)
     expect(tuple(weight.shape) == (6, 3, 3, 3) and tuple(bias.shape) == (6,),
            _("The weight keeps the convolution's shape (6, 3, 3, 3) and the bias has one value per output channel, (6,); you returned {weight_shape} and {bias_shape}.").format(weight_shape=tuple(weight.shape), bias_shape=tuple(bias.shape)))
 

@@ -3,7 +3,7 @@ normalisation, 10.3 the pre-activation block."""
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import math
 from typing import Callable
@@ -25,7 +25,7 @@ def check_path_counts(fn: Callable[[int], list]) -> None:
         expect(isinstance(answer, (list, tuple)) or hasattr(answer, "tolist"),
                _("Return a list of n + 1 numbers; you returned a {name}.").format(name=type(answer).__name__))
         values = answer.tolist() if hasattr(answer, "tolist") else list(answer)
-        got = [integer(v, "whole numbers of paths") for v in values]
+        got = [integer(v, _("whole numbers of paths")) for v in values]
         want = [math.comb(n, k) for k in range(n + 1)]
         expect(len(got) == n + 1, _("For n = {n} a path can pass through 0, 1, …, n branches: that is n + 1 = {value} possible lengths, and you returned {got} numbers.").format(n=n, value=n + 1, got=len(got)))
         expect(sum(got) == 2 ** n, _("For n = {n} the counts must add up to the 2^n = {value} paths, and yours add up to {got}.").format(n=n, value=2 ** n, got=sum(got)))
@@ -46,7 +46,7 @@ def check_filter_normalize(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tens
         raise
     if answer is Ellipsis:
         raise _NotAttempted
-    got = tensor(answer, "a tensor")
+    got = tensor(answer, _("a tensor"))
     want = torch.stack([d_f * (w_f.norm() / d_f.norm()) for d_f, w_f in zip(d, w)]).double()
     expect(got.shape == w.shape, _("Return a tensor of the weight's shape {w_shape}, not {got_shape}.").format(w_shape=tuple(w.shape), got_shape=tuple(got.shape)))
     if torch.allclose(got, want, rtol=1e-4, atol=1e-5):
@@ -103,7 +103,7 @@ def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
     for c_in, c_out, stride in ((8, 8, 1), (8, 16, 2)):
         case = f"Block {c_in}→{c_out}, stride {stride}"
         torch.manual_seed(0)
-        theirs = module_answer(run(block_cls, c_in, c_out, stride), "block_cls(...)").eval()
+        theirs = module_answer(run(block_cls, c_in, c_out, stride), _("block_cls(...)")).eval()
         if not list(theirs.parameters()):                  # __init__ is still the placeholder
             raise _NotAttempted
         for name in ("bn1", "conv1", "bn2", "conv2"):
@@ -122,14 +122,11 @@ def check_preact_block(block_cls: Callable[..., nn.Module]) -> None:
         expect(got.shape == want.shape, _("{case}: output shape {got_shape}, expected {want_shape}.").format(case=case, got_shape=tuple(got.shape), want_shape=tuple(want.shape)))
         if torch.allclose(got, want, atol=1e-5):
             continue
-        for variant, hint in (("ReLU after the addition", "your output has no negative values, so a ReLU follows the "
-                               "addition. In a pre-activation block nothing comes after it."),
-                              ("shortcut from a", "your shortcut takes the input after bn1 and the ReLU. Option A takes "
-                               "the block's input x itself."),
-                              ("no shortcut", "your output is the branch alone, so x is never added back."),
-                              ("BN after each convolution", "your block normalises after each convolution, as the "
-                               "original block does. In a pre-activation block BN and ReLU come before each one.")):
-            expect(not torch.allclose(got, _preact_variant(theirs, x, variant), atol=1e-5), f"{case}: {hint}")
+        for variant, hint in (("ReLU after the addition", N_("your output has no negative values, so a ReLU follows the addition. In a pre-activation block nothing comes after it.")),
+                              ("shortcut from a", N_("your shortcut takes the input after bn1 and the ReLU. Option A takes the block's input x itself.")),
+                              ("no shortcut", N_("your output is the branch alone, so x is never added back.")),
+                              ("BN after each convolution", N_("your block normalises after each convolution, as the original block does. In a pre-activation block BN and ReLU come before each one."))):
+            expect(not torch.allclose(got, _preact_variant(theirs, x, variant), atol=1e-5), _("{case}: {hint}").format(case=case, hint=_(hint)))
         with torch.no_grad():
             theirs.conv2.weight.zero_()
             if theirs.conv2.bias is not None:

@@ -1,0 +1,208 @@
+"""The Chinese edition: built from the English notebooks and the catalogs, complete, current,
+on-glossary, with the numbers of its English source; and the learner's language chosen right."""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import polib
+import pytest
+
+from course_lib import i18n, translate
+
+ROOT = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+# ------------------------------------------------------------------ the committed edition
+def test_the_chinese_edition_is_complete_and_current():
+    problems = translate.check()
+    assert not problems, "python -m course_lib.translate check:\n  " + "\n  ".join(problems[:40])
+
+
+def test_every_english_notebook_has_its_chinese_twin_with_the_same_code():
+    for en in translate.english_notebooks():
+        zh = translate.OUT / en.name
+        assert zh.exists(), f"notebooks/zh/{en.name} is missing"
+        a, b = (json.loads(p.read_text(encoding="utf-8"))["cells"] for p in (en, zh))
+        assert [c["cell_type"] for c in a] == [c["cell_type"] for c in b]
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x["cell_type"] == "code":
+                assert "".join(x["source"]) == "".join(y["source"]), f"{en.name} cell {i}: the code differs"
+                assert x.get("metadata", {}).get("tags") == y.get("metadata", {}).get("tags")
+            elif "".join(x["source"]).strip():
+                assert CJK.search("".join(y["source"])), f"zh/{en.name} cell {i} has no Chinese"
+
+
+def test_the_glossary_is_well_formed():
+    terms = translate.glossary()
+    assert len(terms) >= 30
+    chinese = [t.chinese for t in terms]
+    assert len(set(chinese)) == len(chinese)
+    for t in terms:
+        assert t.english and CJK.search(t.chinese)
+        assert t.chinese not in t.synonyms
+
+
+# ------------------------------------------------------------------ the checks can fail
+TERMS = [translate.Term("residual block", "残差块", ["残差单元"], ""),
+         translate.Term("batch normalization", "批量规范化", ["批量归一化"], "")]
+
+
+def test_a_non_canonical_synonym_is_named():
+    problems = translate.term_problems("x.ipynb", [(3, "残差块（residual block）由残差单元组成。")], TERMS)
+    assert problems == ["x.ipynb cell 3: '残差单元' is not the glossary's term; write '残差块' (residual block)"]
+
+
+def test_a_first_use_without_its_english_is_named_and_later_uses_need_none():
+    assert translate.term_problems("x.ipynb", [(1, "残差块很简单。"), (2, "残差块（residual block）")], TERMS) == [
+        "x.ipynb cell 1: first use of '残差块' lacks its English: write '残差块（residual block）'"]
+    assert translate.term_problems("x.ipynb", [(1, "残差块 (residual block) 很简单。"), (2, "残差块。")], TERMS) == []
+
+
+def test_a_seed_quotation_may_use_the_seeds_own_words():
+    quote = "然后,ResNet 使用了批量归一化。"
+    text = f"残差块（residual block）。种子文章写道：“{quote}”"
+    assert translate.term_problems("x.ipynb", [(1, text)], TERMS) != []
+    assert [p for p in translate.term_problems("x.ipynb", [(1, text)], TERMS) if "批量归一化" in p]
+    clean = translate.prose_only(text, [quote])
+    assert "批量归一化" not in clean
+
+
+def test_a_number_missing_from_the_english_is_named():
+    en = "Training **8,000** digits for 3 epochs gives 0.986."
+    assert translate.number_problems("x.ipynb", [(4, en, "用 8,000 个数字训练 3 轮，得到 0.986。")]) == []
+    assert translate.number_problems("x.ipynb", [(4, en, "用 8,000 个数字训练 4 轮。")]) == [
+        "x.ipynb cell 4: the number 4 is not in the English cell"]
+
+
+@pytest.fixture
+def tiny_course(tmp_path, monkeypatch):
+    """A copy of notebook 02 and its catalog in a scratch tree, with the translate module pointed at it."""
+    nb_dir, cat_dir = tmp_path / "notebooks", tmp_path / "locale" / "notebooks"
+    (nb_dir / "zh").mkdir(parents=True)
+    cat_dir.mkdir(parents=True)
+    name = "02_the_residual_block"
+    shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", nb_dir)
+    shutil.copy(translate.CATALOGS / f"{name}.po", cat_dir)
+    monkeypatch.setattr(translate, "NOTEBOOKS", nb_dir)
+    monkeypatch.setattr(translate, "OUT", nb_dir / "zh")
+    monkeypatch.setattr(translate, "CATALOGS", cat_dir)
+    monkeypatch.setattr(translate, "ROOT", tmp_path)
+    return nb_dir / f"{name}.ipynb", cat_dir / f"{name}.po"
+
+
+def _problems_of(notebook: Path) -> list[str]:
+    return [p for p in translate.check() if p.startswith(notebook.name) or f"/{notebook.name}" in p]
+
+
+def test_an_english_change_makes_its_translation_stale_and_names_the_cell(tiny_course):
+    notebook, catalog = tiny_course
+    translate.build()
+    assert _problems_of(notebook) == []
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    i = next(k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown" and k > 0)
+    nb["cells"][i]["source"][0] = nb["cells"][i]["source"][0].replace("the", "a", 1) + " (changed)"
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert f"{notebook.name} cell {i}: not in the catalog (run python -m course_lib.translate extract)" in _problems_of(notebook)
+    translate.update_catalog(catalog, [(src, f"cell {k}") for k, src in translate.markdown_cells(notebook)])
+    stale = _problems_of(notebook)
+    assert f"{notebook.name} cell {i}: stale, the English changed since it was translated" in stale
+    entry = next(e for e in polib.pofile(str(catalog)) if "fuzzy" in e.flags)
+    assert entry.previous_msgid and entry.msgstr        # the old English and translation, for the translator
+    translate.build()
+    built = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
+    assert "(changed)" in "".join(built["cells"][i]["source"])    # a stale cell falls back to English
+
+
+def test_a_missing_translation_and_an_unbuilt_notebook_are_named(tiny_course):
+    notebook, catalog = tiny_course
+    assert f"notebooks/zh/{notebook.name}: missing (run python -m course_lib.translate build)" in _problems_of(notebook)
+    po = polib.pofile(str(catalog), wrapwidth=0)
+    po[2].msgstr = ""
+    po.save()
+    translate.build()
+    assert [p for p in _problems_of(notebook) if p.endswith("not translated")]
+
+
+def test_the_build_keeps_code_and_outputs_and_points_links_one_folder_deeper(tiny_course):
+    notebook, _catalog = tiny_course
+    translate.build()
+    zh = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
+    en = json.loads(notebook.read_text(encoding="utf-8"))
+    assert [c["source"] for c in zh["cells"] if c["cell_type"] == "code"] == \
+           [c["source"] for c in en["cells"] if c["cell_type"] == "code"]
+    text = "".join("".join(c["source"]) for c in zh["cells"] if c["cell_type"] == "markdown")
+    assert "](../data" not in text and "](../README.md" not in text
+    assert translate._fix_links("[a](../README.md) [b](../data/x.json) [c](03_x.ipynb#A-b)", {"03_x": {"A-b": "甲-乙"}}, "02") == \
+        "[a](../../README.zh.md) [b](../../data/x.json) [c](03_x.ipynb#甲-乙)"
+
+
+# ------------------------------------------------------------------ the learner's language
+def test_the_language_comes_from_the_notebooks_folder_or_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+    (tmp_path / "notebooks" / "zh").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert i18n.language() == "en"
+    monkeypatch.chdir(tmp_path / "notebooks" / "zh")
+    assert i18n.language() == "zh"
+    monkeypatch.setenv("COURSE_LANG", "en")
+    assert i18n.language() == "en"
+    monkeypatch.setenv("COURSE_LANG", "zh_CN")
+    assert i18n.language() == "zh"
+    monkeypatch.setenv("COURSE_LANG", "klingon")
+    assert i18n.language() == "en"
+
+
+def test_messages_fall_back_to_english_when_a_translation_is_missing_or_fuzzy(tmp_path, monkeypatch):
+    po = polib.POFile()
+    po.append(polib.POEntry(msgid="current", msgstr="当前"))
+    po.append(polib.POEntry(msgid="stale", msgstr="过时", flags=["fuzzy"]))
+    po.append(polib.POEntry(msgid="empty", msgstr=""))
+    path = tmp_path / "zh_CN" / "LC_MESSAGES" / "course_lib.po"
+    path.parent.mkdir(parents=True)
+    po.save(str(path))
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    with i18n.using("zh"):
+        assert [i18n._(m) for m in ("current", "stale", "empty", "unknown")] == ["当前", "stale", "empty", "unknown"]
+    with i18n.using("en"):
+        assert i18n._("current") == "current"
+
+
+def test_check_messages_are_chinese_in_the_chinese_edition(capsys):
+    from course_lib.checks import check_output_size
+
+    with i18n.using("zh"):
+        with pytest.raises(AssertionError) as err:
+            check_output_size(lambda n, k, p, s: (n - k + 2 * p) / s + 1)
+        message = str(err.value)
+        check_output_size(lambda n, k, p, s: (n - k + 2 * p) // s + 1)
+    assert CJK.search(message) and "fractions" not in message
+    assert CJK.search(capsys.readouterr().out)             # "练习 03.1 通过"
+    with i18n.using("en"):
+        with pytest.raises(AssertionError) as err:
+            check_output_size(lambda n, k, p, s: (n - k + 2 * p) / s + 1)
+    assert "fractions" in str(err.value)
+
+
+def test_every_runtime_translation_formats_with_the_english_placeholders():
+    """A translation whose placeholders differ would raise KeyError in front of a learner."""
+    bad = []
+    for entry in polib.pofile(str(i18n.catalog_path("zh"))):
+        if not translate.translation_of(entry):
+            continue
+        names = {m.split(":")[0].split("!")[0] for m in re.findall(r"\{([^{}]*)\}", entry.msgid)}
+        if not names:
+            continue
+        values = {n: 1.5 if n else 1.5 for n in names}
+        try:
+            entry.msgid.format(**values)
+        except (ValueError, KeyError, IndexError, TypeError):
+            continue                       # formatted with non-numbers only; the placeholder test covers it
+        try:
+            entry.msgstr.format(**values)
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            bad.append(f"{entry.msgid[:60]!r}: {err!r}")
+    assert not bad, "\n".join(bad)
