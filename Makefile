@@ -55,13 +55,19 @@ test: $(STAMP) assets
 	fi && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-# Chromium from Debian (Playwright's own browser download does not work offline), playwright, and
+# Chromium and a CJK font (fonts-noto-cjk, for the Chinese edition) from Debian (Playwright's own
+# browser download does not work offline), playwright, and
 # axe-playwright-python (axe-core for the static site's accessibility test, bundled in the wheel).
 e2e-deps: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || { \
 		[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
 	@command -v chromium >/dev/null 2>&1
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+		[ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null 2>&1 || \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null)); } || \
+		echo "!! no CJK font (Debian: apt-get install fonts-noto-cjk): the Chinese edition's browser test will fail"
 	@$(PY) -c "import playwright, axe_playwright_python" 2>/dev/null || $(PY) -m pip install --quiet -e ".[dev,e2e]"
 
 test-e2e: e2e-deps

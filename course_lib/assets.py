@@ -14,7 +14,7 @@ says so. Without either, it raises `AssetError`, which names the command that fi
 
 from __future__ import annotations
 
-from .i18n import N_, _
+from .i18n import N_, _, using
 
 import argparse
 import json
@@ -235,12 +235,13 @@ def cached_files(name: str) -> dict[str, Path]:
 
 
 def status(name: str) -> str:
-    """"OK", "missing" or "damaged: <why>" for one asset."""
-    try:
-        cached_files(name)
-        return "OK"
-    except AssetError as err:
-        return _("missing") if _("not fetched yet") in str(err) else _("damaged: {err}").format(err=err)
+    """"OK", "missing" or "damaged: <why>" for one asset (always English: callers compare it)."""
+    with using("en"):
+        try:
+            cached_files(name)
+            return "OK"
+        except AssetError as err:
+            return "missing" if "not fetched yet" in str(err) else f"damaged: {err}"
 
 
 def is_fetched(name: str) -> bool:

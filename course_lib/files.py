@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import errno
 import hashlib
@@ -199,9 +199,9 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None]) -> Path:
     except OSError as err:
         if isinstance(err, FileWriteError):
             raise
-        state = (_("{name} was written but its integrity record was not").format(name=path.name) if getattr(err, _("replaced"), False) else
-                 _("the previous {name}, if any, is unchanged").format(name=path.name))
-        failure = FileWriteError(_("could not write {path}: {why} ({name}: {value}). {value2}; {fix}.").format(path=path, why=_why(err), name=type(err).__name__, value=err.strerror or err, value2=state[0].upper() + state[1:], fix=_fix(err)))
+        state = (_("{name} was written but its integrity record was not").format(name=path.name) if getattr(err, "replaced", False) else
+                 _("The previous {name}, if any, is unchanged").format(name=path.name))
+        failure = FileWriteError(_("could not write {path}: {why} ({name}: {value}). {value2}; {fix}.").format(path=path, why=_why(err), name=type(err).__name__, value=err.strerror or err, value2=state, fix=_fix(err)))
         failure.errno = err.errno
         raise failure from None
     return path
@@ -216,19 +216,19 @@ def write_json(path: str | Path, obj, indent: int | None = 1) -> Path:
     return write_bytes(path, text)
 
 
-def check_writable(path: str | Path, what: str = "file", example: str = "results.json") -> Path:
+def check_writable(path: str | Path, what: str = N_("file"), example: str = "results.json") -> Path:
     """Fail before a long run, not at its first save: `path` must not be a folder, and its folder
     must be creatable and writable (and the file, if it exists)."""
     path = Path(path)
     if path.is_dir():
-        raise FileWriteError(_("the {what} {path} is a folder; give a file name such as {value}").format(what=what, path=path, value=path / example))
+        raise FileWriteError(_("the {what} {path} is a folder; give a file name such as {value}").format(what=_(what), path=path, value=path / example))
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise FileWriteError(_("cannot create the folder for {path}: {why}").format(path=path, why=_why(err))) from None
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise FileWriteError(_("cannot write the {what} {path}: the folder or file is read-only").format(what=what, path=path))
+        raise FileWriteError(_("cannot write the {what} {path}: the folder or file is read-only").format(what=_(what), path=path))
     return path
 
 

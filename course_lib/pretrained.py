@@ -106,7 +106,7 @@ def _from_torchvision(timeout: float = 20.0) -> ResNet:
         tv = torchvision.models.resnet50(weights=WEIGHTS_ENUM)
     except Exception as err:                        # URLError, socket errors, HTTP errors
         state = assets.status("resnet50-imagenet")
-        here = (_("are not fetched") if state == _("missing") else
+        here = (_("are not fetched") if state == "missing" else
                 _("are in data/external/ but damaged, so they were not used"))
         fix = "fetch" if state == "missing" else "fetch --force"
         raise assets.AssetError(

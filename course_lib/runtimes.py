@@ -92,7 +92,7 @@ def slow_note(seconds: float, k: int = 1) -> str:
 
 def ordinal(n: int) -> str:
     if language() == "zh":
-        return f"第 {n} 个"
+        return f"第{n}个"
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
@@ -132,6 +132,7 @@ def readme_with_times(readme: str, times: dict[str, float], date: str) -> str:
             line = " | ".join(cols)
         line = re.sub(r"(full run, measured on a 2-core CPU \(`jupyter nbconvert --execute`\)), \d{4}-\d\d-\d\d",
                       rf"\1, {date}", line)
+        line = re.sub(r"(完整运行（2 核 CPU，`jupyter nbconvert --execute`），)\d{4}-\d\d-\d\d", rf"\g<1>{date}", line)
         out.append(line)
     return "\n".join(out)
 
@@ -143,7 +144,7 @@ def course_map_with_times(text: str, times: dict[str, float]) -> str:
         if line.startswith("| # |"):
             cols = [c.strip() for c in line.strip().strip("|").split(" | ")][:3]
             line = "| " + " | ".join(cols) + " | " + _("full run") + " |"
-        elif line.startswith("|---|---|---|"):
+        elif line.startswith("|---|---|---|") and line.count("|") <= 5:
             line = "|---|---|---|---|"
         else:
             m = re.match(r"\| (\d\d) \|", line)

@@ -128,9 +128,9 @@ def _mismatches(model: nn.Module, state: dict, shown: int = 3) -> list[str]:
              for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
     out = []
     for label, items in ((_("missing from the checkpoint"), missing), (_("not in the model"), unexpected),
-                         ("size mismatch", sizes)):
+                         (_("size mismatch"), sizes)):
         if items:
-            more = f" and {len(items) - shown} more" if len(items) > shown else ""
+            more = _(" and {n} more").format(n=len(items) - shown) if len(items) > shown else ""
             out.append(f"{label} ({len(items)}): {', '.join(items[:shown])}{more}")
     return out
 
@@ -166,7 +166,7 @@ def model_from_checkpoint(path: str | Path) -> nn.Module:
 
 def _check_writable(path: Path) -> None:
     try:
-        files.check_writable(path, "checkpoint", example="best.pt")
+        files.check_writable(path, N_("checkpoint"), example="best.pt")
     except files.FileWriteError as err:
         raise CheckpointError(str(err)) from None
 
@@ -265,7 +265,7 @@ class Runner:
         if save_path is not None:
             _check_writable(Path(save_path))               # before training, not at the first save
         loop = _Loop(total, log_steps, on_log, should_stop, dev_loader, eval_steps, save_path)
-        with _claimed(save_path), tqdm(total=total, desc=_("training"), unit=_("step"), disable=not progress,
+        with _claimed(save_path), tqdm(total=total, desc=_("training"), unit="step", disable=not progress,
                                        leave=True, file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
             for epoch in range(num_epochs):
                 stop = self._train_epoch(train_loader, epoch, loop)

@@ -32,12 +32,14 @@ from . import runtimes
 from .i18n import DOMAIN, LOCALE_DIR, catalog_path, using
 
 ROOT = Path(__file__).resolve().parents[1]
+_PACKAGE = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
 LANG = "zh"
 OUT = NOTEBOOKS / LANG
 CATALOGS = LOCALE_DIR / "zh_CN" / "notebooks"
 GLOSSARY = LOCALE_DIR / "zh_CN" / "glossary.csv"
 SEED_QUOTES = ROOT / "data" / "seed_quotes.json"
+README_ZH = ROOT / "README.zh.md"
 _HEADER = {"Project-Id-Version": "course_lib 0.1.0", "Language": "zh_CN", "MIME-Version": "1.0",
            "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
 
@@ -72,7 +74,8 @@ def without_run_times(text: str) -> str:
         elif not line.startswith("|"):
             in_map = False
         if in_map:
-            lines[i] = "| " + " | ".join(c.strip() for c in line.strip().strip("|").split(" | ")[:3]) + " |"
+            cells = [c.strip() for c in line.strip().strip("|").split("|")][:3]
+            lines[i] = ("|" + "|".join(cells) + "|") if set("".join(cells)) <= set("-: ") else "| " + " | ".join(cells) + " |"
     return "\n".join(lines)
 
 
@@ -86,12 +89,12 @@ def markdown_cells(notebook: Path) -> list[tuple[int, str]]:
 def runtime_messages() -> list[tuple[str, str]]:
     """(msgid, 'module.py:line') of every `_("...")` and `N_("...")` in course_lib."""
     found = []
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+    for path in sorted(_PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-                found.append((node.args[0].value, f"{path.relative_to(ROOT)}:{node.lineno}"))
+                found.append((node.args[0].value, f"{path.relative_to(_PACKAGE.parent)}:{node.lineno}"))
     return found
 
 
@@ -289,6 +292,14 @@ def build(write: bool = True) -> dict[str, dict]:
                     if "\n| # |" in src:
                         runtimes._set(cell, runtimes.course_map_with_times(src, {k: v for k, v in times.items() if v}))
     result = {}
+    if README_ZH.exists():
+        stamps = [runtimes.run_date(out) for out, _u in built.values() if runtimes.notebook_seconds(out)]
+        seconds = {Path(name).stem: runtimes.notebook_seconds(out) for name, (out, _u) in built.items()}
+        readme = runtimes.readme_with_times(README_ZH.read_text(encoding="utf-8"),
+                                            {k: v for k, v in seconds.items() if v}, max(stamps) if stamps else "unknown")
+        result[README_ZH.name] = {"text": readme, "untranslated": []}
+        if write and readme != README_ZH.read_text(encoding="utf-8"):
+            README_ZH.write_text(readme, encoding="utf-8")
     for nb in english_notebooks():
         out, untranslated = built[nb.name]
         text = _dump(out)
@@ -363,10 +374,11 @@ def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term])
             if at < 0:
                 continue
             after = text[at + len(term.chinese): at + len(term.chinese) + 80]
-            m = re.match(r"\s*[（(]([^）)]*)[）)]", after)
-            if not (m and term.english.lower() in m.group(1).lower()):
+            # right after the term, or after the phrase it starts (退化问题（degradation problem）)
+            m = re.match(r"[\u4e00-\u9fff]{0,3}\s*[（(]([^）)]*)[）)]", after)
+            if not (m and any(e.strip().lower() in m.group(1).lower() for e in term.english.split("|"))):
                 problems.append(f"{name} cell {i}: first use of '{term.chinese}' lacks its English: write "
-                                f"'{term.chinese}（{term.english}）'")
+                                f"'{term.chinese}（{term.english.split('|')[0]}）'")
             break
     return problems
 
@@ -414,6 +426,9 @@ def check(built: dict | None = None) -> list[str]:
         elif target.read_text(encoding="utf-8") != built[nb.name]["text"]:
             problems.append(f"notebooks/{LANG}/{nb.name}: not built from the current catalogs and English notebook "
                             "(run python -m course_lib.translate build)")
+    if README_ZH.name in built and README_ZH.read_text(encoding="utf-8") != built[README_ZH.name]["text"]:
+        problems.append(f"{README_ZH.name}: its table's times are not those of notebooks/{LANG}/ (run python -m "
+                        "course_lib.translate build)")
     for extra in sorted(set(p.name for p in OUT.glob("*.ipynb")) - set(built)):
         problems.append(f"notebooks/{LANG}/{extra}: has no English source")
     runtime = _load(catalog_path(LANG, DOMAIN))
@@ -452,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         result = build()
         left = {k: v["untranslated"] for k, v in result.items() if v["untranslated"]}
-        print(f"built {len(result)} notebooks in notebooks/{LANG}/"
+        print(f"built {len(english_notebooks())} notebooks in notebooks/{LANG}/"
               + (f"; markdown cells still in English: {left}" if left else "; every markdown cell translated"))
         return 0
     if args.command == "stats":

@@ -67,7 +67,7 @@ def output_size_calculator(size: int = 32, kernel: int = 3, padding: int = 1, st
     }
     readout, image = w.HTML(), w.Image(format="png")
 
-    def redraw(_=None):
+    def redraw(_event=None):
         values = {k: s.value for k, s in sliders.items()}
         readout.value = output_size_text(**values)
         try:
@@ -98,7 +98,7 @@ def param_count_explorer(channels: int = 256, expansion: int = 4, block: str = "
     kind = w.ToggleButtons(options=["basic", "bottleneck"], value=block, description=_("block"))
     readout = w.HTML()
 
-    def redraw(_=None):
+    def redraw(_event=None):
         readout.value = param_count_text(kind.value, ch.value, expand.value)
 
     for s in (ch, expand, kind):
@@ -177,7 +177,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
 
     run = ex.BackgroundRun(on_progress, on_done)
 
-    def redraw(_=None):
+    def redraw(_event=None):
         d, r, b = slider.value, residual.value, bn.value
         handle.state.update(depth=d, use_residual=r, use_bn=b)
         try:
@@ -198,7 +198,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
                            _("<span style='color:#b36b00'>{msg}</span>").format(msg=msg) if verdict == "warn" else
                            _("train now: {msg}").format(msg=msg))
 
-    def train_now(_=None, blocking: bool = False) -> bool:
+    def train_now(_event=None, blocking: bool = False) -> bool:
         d, r, b, n = slider.value, residual.value, bn.value, steps.value
         verdict, msg = ex.train_now_verdict(d, n)
         if verdict == "refuse":
@@ -251,8 +251,8 @@ class Predictor(_Handle):
 def _file_predictor(render, samples: dict[str, bytes] | None, what: str, default: str | None = None) -> Predictor:
     """A FileUpload and a choice of samples, wired to `render(name, bytes) -> (html, figure, top)`;
     unreadable files give a message, never a traceback."""
-    upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload {what}").format(what=what))
-    choice = w.Dropdown(options=["(choose a sample)"] + sorted(samples or {}), description=_("or a sample"))
+    upload = w.FileUpload(accept="image/*", multiple=False, description=_("upload {what}").format(what=_(what)))
+    choice = w.Dropdown(options=[_("(choose a sample)")] + sorted(samples or {}), description=_("or a sample"))
     message, image = w.HTML(), w.Image(format="png")
     state: dict = {}
 
@@ -295,7 +295,7 @@ def upload_predictor(model, samples: dict[str, bytes] | None = None) -> Predicto
         return (f"{name}: predicted <b>{top[0][0]}</b> ({top[0][1]:.1%})",
                 plot_prediction(x, top, title=name), top)
 
-    return _file_predictor(render, samples, "a digit")
+    return _file_predictor(render, samples, N_("a digit"))
 
 
 def photo_predictor(net, samples: dict[str, bytes] | None = None) -> Predictor:
@@ -307,4 +307,4 @@ def photo_predictor(net, samples: dict[str, bytes] | None = None) -> Predictor:
         fig, top = photo_figure(net, open_image(data), title=name)
         return f"{name}: <b>{top[0][0]}</b> ({top[0][1]:.1%})", fig, top
 
-    return _file_predictor(render, samples, "a photo", default=next(iter(samples), None))
+    return _file_predictor(render, samples, N_("a photo"), default=next(iter(samples), None))

@@ -91,6 +91,7 @@ def tiny_course(tmp_path, monkeypatch):
     monkeypatch.setattr(translate, "OUT", nb_dir / "zh")
     monkeypatch.setattr(translate, "CATALOGS", cat_dir)
     monkeypatch.setattr(translate, "ROOT", tmp_path)
+    monkeypatch.setattr(translate, "README_ZH", tmp_path / "README.zh.md")
     return nb_dir / f"{name}.ipynb", cat_dir / f"{name}.po"
 
 
@@ -206,3 +207,9 @@ def test_every_runtime_translation_formats_with_the_english_placeholders():
         except (ValueError, KeyError, IndexError, TypeError) as err:
             bad.append(f"{entry.msgid[:60]!r}: {err!r}")
     assert not bad, "\n".join(bad)
+
+
+def test_the_english_may_follow_the_phrase_the_term_starts():
+    terms = [translate.Term("degradation", "退化", [], "")]
+    assert translate.term_problems("x.ipynb", [(1, "退化问题（degradation problem）")], terms) == []
+    assert translate.term_problems("x.ipynb", [(1, "退化的网络训练得很差，很难（degradation）")], terms) != []

@@ -25,9 +25,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
+    yield from _lab(tmp_path_factory.mktemp("jupyter"), {})
+
+
+@pytest.fixture(scope="session")
+def lab_zh(tmp_path_factory):
+    """A second JupyterLab whose UI language is Chinese (the zh_CN language pack), as `make lab-zh` sets it."""
+    yield from _lab(tmp_path_factory.mktemp("jupyter-zh"), {"@jupyterlab/translation-extension/plugin": '{"locale": "zh_CN"}'})
+
+
+def _lab(home, extra_settings: dict):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make test-e2e`, which installs it")
-    home = tmp_path_factory.mktemp("jupyter")
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update(COURSE_FAST="1", JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -36,7 +45,8 @@ def lab(tmp_path_factory):
     # Never autosave (the committed notebooks must keep their full-mode outputs); no news prompt.
     settings = home / "settings"
     for plugin, value in [("@jupyterlab/docmanager-extension/plugin", '{"autosave": false}'),
-                          ("@jupyterlab/apputils-extension/notification", '{"fetchNews": "false", "checkForUpdates": false}')]:
+                          ("@jupyterlab/apputils-extension/notification", '{"fetchNews": "false", "checkForUpdates": false}'),
+                          *extra_settings.items()]:
         path = settings / f"{plugin}.jupyterlab-settings"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(value)
@@ -48,13 +58,13 @@ def lab(tmp_path_factory):
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")                      # CI containers run as root
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "jupyterlab.log", "w")
+    log = open(ARTIFACTS / f"{home.name}.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
             if proc.poll() is not None:
-                pytest.fail(f"JupyterLab exited early; see {ARTIFACTS / 'jupyterlab.log'}")
+                pytest.fail(f"JupyterLab exited early; see {ARTIFACTS / (home.name + '.log')}")
             try:
                 urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
                 break
