@@ -121,7 +121,8 @@ def test_commands(e2e: bool, units_only: bool = False) -> list[list[str]]:
     if units_only:
         return cmds
     cmds.append([sys.executable, "-m", "course_lib.translate", "build"])
-    cmds.append(py + ["--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "notebooks/"])
+    cmds.append(py + ["-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with",
+                      "tests/sanitize.cfg", "notebooks/"])
     if e2e:
         cmds.append(py + ["-s", "tests/e2e"])
     return cmds
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         return check_lab(cmd, lang=args.lang) if args.check else subprocess.call(cmd, cwd=ROOT)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env["COURSE_FAST"] = "1"
+    env["OMP_NUM_THREADS"] = "1"               # nbval runs two kernels at once (see the Makefile)
     fetch_assets(args.dry_run)
     e2e = not (args.no_e2e or args.units) and (shutil.which("chromium") is not None or Path("/usr/bin/chromium").exists())
     if not e2e and not (args.no_e2e or args.units):

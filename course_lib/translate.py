@@ -363,13 +363,15 @@ def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term])
     problems = []
     passages = _seed_passages()
     prose = [(i, prose_only(text, passages)) for i, text in zh_cells]
+    # the notebook's title (its `# ` heading) may name a term without its English; the body must not
+    titles = [(i, "\n".join(line for line in text.split("\n") if not line.startswith("# "))) for i, text in prose]
     for term in terms:
         for i, text in prose:
             for syn in term.synonyms:
                 if syn in text:
                     problems.append(f"{name} cell {i}: '{syn}' is not the glossary's term; write '{term.chinese}' "
                                     f"({term.english})")
-        for i, text in prose:
+        for i, text in titles:
             at = text.find(term.chinese)
             if at < 0:
                 continue

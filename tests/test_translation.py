@@ -213,3 +213,8 @@ def test_the_english_may_follow_the_phrase_the_term_starts():
     terms = [translate.Term("degradation", "退化", [], "")]
     assert translate.term_problems("x.ipynb", [(1, "退化问题（degradation problem）")], terms) == []
     assert translate.term_problems("x.ipynb", [(1, "退化的网络训练得很差，很难（degradation）")], terms) != []
+
+
+def test_a_title_may_name_a_term_without_its_english_but_the_body_may_not():
+    assert translate.term_problems("x.ipynb", [(0, "# 02 · 残差块\n\n残差块（residual block）是……")], TERMS) == []
+    assert translate.term_problems("x.ipynb", [(0, "# 02 · 残差块\n\n残差块是……")], TERMS) != []

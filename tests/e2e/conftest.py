@@ -95,3 +95,12 @@ def browser():
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """Both editions of the static site, built once for every site test: (folder, the pages written)."""
+    from course_lib.site import build_site
+
+    out = tmp_path_factory.mktemp("site")
+    return out, build_site(out, log=lambda line: None)

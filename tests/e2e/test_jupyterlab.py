@@ -186,10 +186,8 @@ def test_unexecuted_widgets_show_once_as_pictures(page, lab, notebook):
     page.screenshot(path=str(ARTIFACTS / f"unexecuted_{notebook[:2]}.png"))
 
 
-def test_static_site_opens_offline(browser, tmp_path):
-    from course_lib.site import build_site
-
-    build_site(tmp_path)
+def test_static_site_opens_offline(browser, built_site):
+    tmp_path = built_site[0]
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     requests = []
@@ -217,7 +215,7 @@ def test_static_site_opens_offline(browser, tmp_path):
     assert not foreign, f"the static site asked the network for: {foreign[:5]}"
 
 
-def test_static_site_passes_axe(browser, tmp_path):
+def test_static_site_passes_axe(browser, built_site):
     """axe-core (the copy bundled in the axe-playwright-python wheel, injected into the page, so
     nothing is fetched) on every page, with the course map opened: no serious or critical
     violation. The counts by impact, per page, go to artifacts/axe_site.json."""
@@ -226,9 +224,7 @@ def test_static_site_passes_axe(browser, tmp_path):
 
     from axe_playwright_python.sync_playwright import Axe
 
-    from course_lib.site import build_site
-
-    paths = build_site(tmp_path, log=lambda line: None)
+    paths = built_site[1]                       # both editions: site/ and site/zh/
     axe, results, bad = Axe(), {}, []
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     page = context.new_page()
@@ -237,14 +233,14 @@ def test_static_site_passes_axe(browser, tmp_path):
             page.goto(path.as_uri())
             page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
             violations = axe.run(page).response["violations"]
-            results[path.name] = {"by_impact": dict(Counter(v["impact"] for v in violations)),
+            results[f"{path.parent.name}/{path.name}"] = {"by_impact": dict(Counter(v["impact"] for v in violations)),
                                   "rules": {v["id"]: [v["impact"], len(v["nodes"])] for v in violations}}
-            bad += [f"{path.name}: {v['id']} ({v['impact']}, {len(v['nodes'])} nodes: {v['nodes'][0]['html'][:80]})"
+            bad += [f"{path.parent.name}/{path.name}: {v['id']} ({v['impact']}, {len(v['nodes'])} nodes: {v['nodes'][0]['html'][:80]})"
                     for v in violations if v["impact"] in ("serious", "critical")]
     finally:
         context.close()
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "axe_site.json").write_text(json.dumps(results, indent=1))
     print("axe-core on the static site:", json.dumps({k: v["by_impact"] for k, v in results.items()}))
-    assert len(results) == len(paths) >= 12
+    assert len(results) == len(paths) >= 26
     assert not bad, "axe-core found:\n" + "\n".join(bad)

@@ -96,10 +96,8 @@ def test_the_chinese_notebook_reads_in_chinese_before_and_after_running(zh_page,
     page.screenshot(path=str(ARTIFACTS / "zh_03_after_run.png"))
 
 
-def test_the_site_switches_language_both_ways(browser, tmp_path):
-    from course_lib.site import build_site
-
-    build_site(tmp_path, log=lambda line: None)
+def test_the_site_switches_language_both_ways(browser, built_site):
+    tmp_path = built_site[0]
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     requests = []
     context.on("request", lambda r: requests.append(r.url))
