@@ -350,6 +350,7 @@ def prose_only(markdown: str, passages: list[str] | None = None) -> str:
     return text
 
 
+_NOTEBOOK_LINK = re.compile(r"\[[^\]]*\]\([^)\s]*\.ipynb[^)\s]*\)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -363,8 +364,10 @@ def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term])
     problems = []
     passages = _seed_passages()
     prose = [(i, prose_only(text, passages)) for i, text in zh_cells]
-    # the notebook's title (its `# ` heading) may name a term without its English; the body must not
-    titles = [(i, "\n".join(line for line in text.split("\n") if not line.startswith("# "))) for i, text in prose]
+    # the notebook's title (its `# ` heading) and links naming another notebook by its title may name a
+    # term without its English; the body must not
+    titles = [(i, "\n".join(line for line in prose_only(_NOTEBOOK_LINK.sub(" ", text), passages).split("\n")
+                            if not line.startswith("# "))) for i, text in zh_cells]
     for term in terms:
         for i, text in prose:
             for syn in term.synonyms:

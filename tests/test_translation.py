@@ -218,3 +218,8 @@ def test_the_english_may_follow_the_phrase_the_term_starts():
 def test_a_title_may_name_a_term_without_its_english_but_the_body_may_not():
     assert translate.term_problems("x.ipynb", [(0, "# 02 · 残差块\n\n残差块（residual block）是……")], TERMS) == []
     assert translate.term_problems("x.ipynb", [(0, "# 02 · 残差块\n\n残差块是……")], TERMS) != []
+
+
+def test_a_link_naming_another_notebook_by_its_title_is_not_a_first_use():
+    text = "**下一节**：[02 · 残差块](02_the_residual_block.ipynb)。残差块（residual block）……"
+    assert translate.term_problems("x.ipynb", [(9, text)], TERMS) == []

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import copy
 import math
@@ -16,6 +16,9 @@ import torch.nn.functional as F
 from ._core import CheckFailed, expect, exercise, number, randomise_bn
 
 
+# The two arms by name, as a learner reads them.
+ARMS = {"plain": N_("Plain"), "residual": N_("Residual")}
+
 @exercise("Exercise 01.1")
 def check_chain_gradient(fn: Callable[[float, int, bool], float]) -> None:
     """fn(w, n, residual) -> d(output)/d(input) of n scalar layers y = w·x (plain)
@@ -27,7 +30,7 @@ def check_chain_gradient(fn: Callable[[float, int, bool], float]) -> None:
             want = factor ** n
             if abs(got - want) <= 1e-4 * abs(want):
                 continue
-            case = _("{capitalize} chain, w={w}, n={n}: you have {got:.6g}").format(capitalize=arm.capitalize(), w=w, n=n, got=got)
+            case = _("{capitalize} chain, w={w}, n={n}: you have {got:.6g}").format(capitalize=_(ARMS[arm]), w=w, n=n, got=got)
             if abs(got - other ** n) <= 1e-4 * abs(other ** n):
                 raise CheckFailed(_("{case}, the value of the other chain. A residual layer's output holds x itself as well as w·x, so both terms count when you differentiate.").format(case=case))
             if n > 1 and abs(got - n * factor) <= 1e-4 * abs(n * factor):

@@ -17,6 +17,9 @@ from ._core import (same_losses, CheckFailed, expect, exercise, forward, integer
                     used_modules)
 
 
+# The two arms by name, as a learner reads them.
+ARMS = {"plain": N_("Plain"), "residual": N_("Residual")}
+
 def _layers_output(block: nn.Module, x: torch.Tensor, variant: str = "right") -> torch.Tensor:
     """The block's layers put together in the right order, or in one of the usual wrong ones."""
     with torch.no_grad():
@@ -142,7 +145,7 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
     runs = {}
     for use_residual in (True, False):
         arm = "residual" if use_residual else "plain"
-        runs[arm] = losses(fn, use_residual, 150, arm.capitalize())
+        runs[arm] = losses(fn, use_residual, 150, _(ARMS[arm]))
     expect(runs["residual"] != runs["plain"], _("The two arms gave the same losses: build the stack with use_residual=use_residual."))
     for use_residual in (True, False):
         arm = "residual" if use_residual else "plain"
@@ -155,14 +158,14 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
                  (dict(zero_grad=False), N_("without clearing the gradients. Each step must start from zero gradients."))]
         for kwargs, hint in slips:
             expect(not _same(got[:5], identity_race(use_residual, steps=5, **kwargs)),
-                   _("{capitalize}: your losses match a run {hint}").format(capitalize=arm.capitalize(), hint=_(hint)))
+                   _("{capitalize}: your losses match a run {hint}").format(capitalize=_(ARMS[arm]), hint=_(hint)))
         expect(not _same(got[:4], list(identity_race(use_residual, steps=6))[1:5]),
-               _("{capitalize}: your losses are one step late: record each loss before its update.").format(capitalize=arm.capitalize()))
-        raise CheckFailed(_("{capitalize}: your first losses ({got_0:.4f}, {got_1:.4f}) are not those of a run with the settings above ({want_0:.4f}, {want_1:.4f}). Follow the steps in order, in train mode.").format(capitalize=arm.capitalize(), got_0=got[0], got_1=got[1], want_0=want[0], want_1=want[1]))
+               _("{capitalize}: your losses are one step late: record each loss before its update.").format(capitalize=_(ARMS[arm])))
+        raise CheckFailed(_("{capitalize}: your first losses ({got_0:.4f}, {got_1:.4f}) are not those of a run with the settings above ({want_0:.4f}, {want_1:.4f}). Follow the steps in order, in train mode.").format(capitalize=_(ARMS[arm]), got_0=got[0], got_1=got[1], want_0=want[0], want_1=want[1]))
     for arm, use_residual in (("residual", True), ("plain", False)):
         full = identity_race(use_residual)
         expect(full[-1] / 2 <= runs[arm][-1] <= 2 * full[-1],        # loose: rounding differs between machines
-               _("{capitalize}: your first losses are right but your last, {runs_arm_1:.4g}, is not what the same run reaches ({full_1:.4g}). Return the loss of every one of the 150 steps, in order.").format(capitalize=arm.capitalize(), runs_arm_1=runs[arm][-1], full_1=full[-1]))
+               _("{capitalize}: your first losses are right but your last, {runs_arm_1:.4g}, is not what the same run reaches ({full_1:.4g}). Return the loss of every one of the 150 steps, in order.").format(capitalize=_(ARMS[arm]), runs_arm_1=runs[arm][-1], full_1=full[-1]))
     res, plain = runs["residual"][-1], runs["plain"][-1]
     print(_("after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: {runs_residual_0:.3f} and {runs_plain_0:.3f})").format(res=res, plain=plain, runs_residual_0=runs['residual'][0], runs_plain_0=runs['plain'][0]))
     spread = load_spread().get("02.3")
