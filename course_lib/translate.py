@@ -140,7 +140,7 @@ def update_catalog(path: Path, messages: list[tuple[str, str]]) -> dict:
                 gone.remove(prev)
             if not entry.msgstr:
                 counts["new"] += 1
-        entry.occurrences = [(where, "")]
+        entry.occurrences = [tuple(where.rsplit(":", 1))] if ":" in where else [(where, "")]
         entries.append(entry)
     for e in gone:
         if e.msgstr:
@@ -159,7 +159,7 @@ def update_catalog(path: Path, messages: list[tuple[str, str]]) -> dict:
 
 def extract() -> None:
     for nb in english_notebooks():
-        counts = update_catalog(notebook_catalog(nb), [(src, f"cell {i}") for i, src in markdown_cells(nb)])
+        counts = update_catalog(notebook_catalog(nb), [(src, f"notebooks/{nb.name}:{i}") for i, src in markdown_cells(nb)])
         print(f"{notebook_catalog(nb).relative_to(ROOT)}: {counts}")
     counts = update_catalog(catalog_path(LANG, DOMAIN), runtime_messages())
     print(f"{catalog_path(LANG, DOMAIN).relative_to(ROOT)}: {counts}")
@@ -373,7 +373,7 @@ def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term])
             for syn in term.synonyms:
                 if syn in text:
                     problems.append(f"{name} cell {i}: '{syn}' is not the glossary's term; write '{term.chinese}' "
-                                    f"({term.english})")
+                                    f"({term.english.split('|')[0]})")
         for i, text in titles:
             at = text.find(term.chinese)
             if at < 0:

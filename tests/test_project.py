@@ -68,3 +68,20 @@ def test_the_course_commands_without_make(capsys, tmp_path):
 def test_package_metadata_uses_an_spdx_license():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'license = "MIT"' in text and "setuptools>=77" in text
+
+
+def test_make_lab_zh_opens_the_chinese_edition_with_a_chinese_lab(tmp_path, capsys):
+    lab = (ROOT / "Makefile").read_text().split("\nlab-zh:")[1].split("\n\n")[0]
+    assert "-m course_lib lab --lang zh" in lab
+    from course_lib import launch
+    cmd = launch.lab_command(lang="zh")
+    assert "--LabApp.default_url=/lab/tree/notebooks/zh/00_start_here.ipynb" in cmd
+    assert f"--LabApp.user_settings_dir={launch.ZH_SETTINGS}" in cmd
+    assert (ROOT / "notebooks" / "zh" / "00_start_here.ipynb").is_file()
+    import json
+    path = launch.write_zh_settings(tmp_path)
+    assert json.loads(path.read_text()) == {"locale": "zh_CN"}
+    assert path.relative_to(tmp_path).as_posix() == "@jupyterlab/translation-extension/plugin.jupyterlab-settings"
+    import jupyterlab_language_pack_zh_CN  # noqa: F401  (a dependency of the course)
+    assert launch.main(["lab", "--lang", "zh", "--dry-run"]) == 0
+    assert "notebooks/zh/00_start_here.ipynb" in capsys.readouterr().out

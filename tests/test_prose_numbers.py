@@ -1,6 +1,6 @@
 """Every number in the prose is printed by the course or names its source.
 
-The prose is every notebook's markdown, the four READMEs and the module docstrings of `course_lib`.
+The prose is every notebook's markdown, the six READMEs (README.zh.md and the translators' guide among them) and the module docstrings of `course_lib`.
 A number of three or more significant digits in a markdown cell passes when
   - a code cell of the same notebook prints it (its committed outputs, full mode), or
   - the sentence it sits in names its source: the paper with a section, table or figure,
@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 READMES = [ROOT / "README.md", ROOT / "data" / "README.md", ROOT / "data" / "results" / "README.md",
-           ROOT / "benchmarks" / "README.md"]
+           ROOT / "benchmarks" / "README.md", ROOT / "README.zh.md", ROOT / "course_lib" / "locale" / "zh_CN" / "README.md"]
 MODULES = sorted((ROOT / "course_lib").rglob("*.py"))
 
 # A sentence names its source when it matches this.

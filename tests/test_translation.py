@@ -108,7 +108,7 @@ def test_an_english_change_makes_its_translation_stale_and_names_the_cell(tiny_c
     nb["cells"][i]["source"][0] = nb["cells"][i]["source"][0].replace("the", "a", 1) + " (changed)"
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert f"{notebook.name} cell {i}: not in the catalog (run python -m course_lib.translate extract)" in _problems_of(notebook)
-    translate.update_catalog(catalog, [(src, f"cell {k}") for k, src in translate.markdown_cells(notebook)])
+    translate.update_catalog(catalog, [(src, f"notebooks/{notebook.name}:{k}") for k, src in translate.markdown_cells(notebook)])
     stale = _problems_of(notebook)
     assert f"{notebook.name} cell {i}: stale, the English changed since it was translated" in stale
     entry = next(e for e in polib.pofile(str(catalog)) if "fuzzy" in e.flags)
