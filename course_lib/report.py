@@ -4,6 +4,8 @@ command line prints for each experiment's results.
 
 from __future__ import annotations
 
+from .i18n import _
+
 from typing import Sequence
 
 def format_table(rows: Sequence[Sequence], headers: Sequence[str]) -> str:
@@ -37,9 +39,11 @@ def format_seconds(seconds: float) -> str:
 
 def progress_line(done: int, total: int, elapsed: float, what: str = "") -> str:
     """"run k of n (what); elapsed ...; about ... left" with the estimate from the runs so far."""
-    line = f"run {done + 1} of {total}" + (f" ({what})" if what else "") + f"; elapsed {format_seconds(elapsed)}"
+    line = ((_("run {k} of {n} ({what}); elapsed {elapsed}") if what else _("run {k} of {n}; elapsed {elapsed}"))
+            .format(k=done + 1, n=total, what=what, elapsed=format_seconds(elapsed)))
     if done:
-        line += f", about {format_seconds(elapsed / done * (total - done))} left (estimated from the runs so far)"
+        line += _(", about {left} left (estimated from the runs so far)").format(
+            left=format_seconds(elapsed / done * (total - done)))
     return line
 
 

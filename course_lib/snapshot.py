@@ -13,6 +13,8 @@ copy drawn from stale state. Run it after executing a notebook to commit:
 
 from __future__ import annotations
 
+from .i18n import N_, _
+
 import base64
 import html
 import io
@@ -28,8 +30,8 @@ CAPTION = ("Saved picture of a widget, as it first appeared when the notebook wa
            "Run the cell to get the live controls.")
 
 
-RESTART_NOTE = ("*If these controls stop responding, the kernel was restarted or stopped: live widgets "
-                "need the kernel that made them. Run the notebook from the top (Run → Run All Cells).*")
+RESTART_NOTE = N_("*If these controls stop responding, the kernel was restarted or stopped: live widgets "
+                  "need the kernel that made them. Run the notebook from the top (Run → Run All Cells).*")
 
 
 def _walk(widget):
@@ -134,7 +136,7 @@ def show(widget) -> None:
 
     data, metadata = bundle(widget)
     display(data, raw=True, metadata=metadata)
-    display(Markdown(RESTART_NOTE))
+    display(Markdown(_(RESTART_NOTE)))
 
 
 def freeze_notebook(nb: dict) -> int:

@@ -170,4 +170,4 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
     print(_("after 150 steps: residual stack {res:.4f}, plain stack {plain:.4f} (start: {runs_residual_0:.3f} and {runs_plain_0:.3f})").format(res=res, plain=plain, runs_residual_0=runs['residual'][0], runs_plain_0=runs['plain'][0]))
     spread = load_spread().get("02.3")
     if spread:
-        print(describe(spread, {"residual": res, "plain": plain}, "final loss"))
+        print(describe(spread, {"residual": res, "plain": plain}, N_("final loss")))

@@ -128,9 +128,9 @@ def check_zero_gamma(fn: Callable[[bool], list]) -> None:
     # Only the first steps are compared: 30 steps of SGD with momentum amplify float rounding. Measured
     # for issue 18 on one machine: this run gave a step-29 loss of 0.165 with one thread and 0.218 with
     # the default threads; the course's Runner, equal to it for the first steps, gave 0.333.
-    for zero_init, label in ((False, N_("default γ = 1")), (True, "zero γ")):
+    for zero_init, label in ((False, "default γ = 1"), (True, "zero γ")):
         r = runs[zero_init]
         print(_("{label:14s} step 0: {r_0:.3f}   step 10: {r_10:.3f}   step 29: {r_1:.3f}").format(label=label, r_0=r[0], r_10=r[10], r_1=r[-1]))
     spread = load_spread().get("05.3")
     if spread:
-        print(describe(spread, {"default γ = 1": runs[False][-1], "zero γ": runs[True][-1]}, "loss at step 29"))
+        print(describe(spread, {"default γ = 1": runs[False][-1], "zero γ": runs[True][-1]}, N_("loss at step 29")))

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from ..config import is_fast
+from ..i18n import _
 from ..files import write_json
 
 SPREAD_FILE = Path(__file__).resolve().parents[2] / "data" / "results" / "exercise_spread.json"
@@ -39,12 +40,14 @@ def load_spread(path: Path = SPREAD_FILE) -> dict:
 def describe(entry: dict, mine: dict, what: str) -> str:
     """One line per arm: the learner's value, then the median and range over the course's seeds."""
     seeds = entry["seeds"]
-    lines = [f"{what}, yours against the course's {len(seeds)} seeds ({seeds[0]}–{seeds[-1]}), one run each:"]
+    lines = [_("{what}, yours against the course's {n} seeds ({first}–{last}), one run each:").format(
+        what=_(what), n=len(seeds), first=seeds[0], last=seeds[-1])]
     for arm, value in mine.items():
         values = sorted(entry["arms"][arm])
         rank = sum(v < value for v in values)
-        lines.append(f"  {arm:9s} yours {value:.4g}; seeds: median {statistics.median(values):.4g}, "
-                     f"range {values[0]:.4g} – {values[-1]:.4g} ({rank} of {len(values)} seeds lower)")
+        lines.append(f"  {arm:9s} " + _("yours {value:.4g}; seeds: median {median:.4g}, range {low:.4g} – {high:.4g} "
+                                          "({rank} of {n} seeds lower)").format(
+            value=value, median=statistics.median(values), low=values[0], high=values[-1], rank=rank, n=len(values)))
     return "\n".join(lines)
 
 
