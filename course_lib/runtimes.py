@@ -132,7 +132,7 @@ def readme_with_times(readme: str, times: dict[str, float], date: str) -> str:
             line = " | ".join(cols)
         line = re.sub(r"(full run, measured on a 2-core CPU \(`jupyter nbconvert --execute`\)), \d{4}-\d\d-\d\d",
                       rf"\1, {date}", line)
-        line = re.sub(r"(完整运行（2 核 CPU，`jupyter nbconvert --execute`），)\d{4}-\d\d-\d\d", rf"\g<1>{date}", line)
+        line = re.sub(r"(完整运行（2 核 CPU，`jupyter nbconvert --execute`），)(?:\d{4}-\d\d-\d\d|unknown)", rf"\g<1>{date}", line)
         out.append(line)
     return "\n".join(out)
 
