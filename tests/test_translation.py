@@ -32,7 +32,7 @@ def test_every_english_notebook_has_its_chinese_twin_with_the_same_code():
             if x["cell_type"] == "code":
                 assert "".join(x["source"]) == "".join(y["source"]), f"{en.name} cell {i}: the code differs"
                 assert x.get("metadata", {}).get("tags") == y.get("metadata", {}).get("tags")
-            elif "".join(x["source"]).strip():
+            elif len(re.findall(r"[A-Za-z]{3,}", "".join(x["source"]))) >= 4:     # prose, not a bare heading
                 assert CJK.search("".join(y["source"])), f"zh/{en.name} cell {i} has no Chinese"
 
 
@@ -223,3 +223,21 @@ def test_a_title_may_name_a_term_without_its_english_but_the_body_may_not():
 def test_a_link_naming_another_notebook_by_its_title_is_not_a_first_use():
     text = "**下一节**：[02 · 残差块](02_the_residual_block.ipynb)。残差块（residual block）……"
     assert translate.term_problems("x.ipynb", [(9, text)], TERMS) == []
+
+
+def test_the_chinese_course_map_and_headers_give_the_chinese_runs_times():
+    from course_lib import runtimes
+
+    start = json.loads((translate.OUT / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    course_map = next("".join(c["source"]) for c in start["cells"] if "\n| # |" in "".join(c["source"]))
+    with i18n.using("zh"):
+        assert f"| {i18n._('full run')} |" in course_map
+    for nb in translate.english_notebooks():
+        zh = json.loads((translate.OUT / nb.name).read_text(encoding="utf-8"))
+        seconds = runtimes.notebook_seconds(zh)
+        assert seconds, f"zh/{nb.name} has no saved timings: execute it in full mode"
+        with i18n.using("zh"):
+            header = runtimes.header_line(zh)
+        assert CJK.search(header) and header in "".join(zh["cells"][0]["source"])
+        if nb.stem[:2].isdigit():
+            assert f"| {runtimes.duration(seconds)} |" in course_map.split(f"| {nb.stem[:2]} |")[1].split("\n")[0]
