@@ -356,7 +356,8 @@ def _time(page: Page) -> str:
 
 
 # Each edition's pages link to the same page of the other: English at the root, Chinese in zh/.
-SWITCH = {"en": ("zh/", "中文", "zh-CN"), "zh": ("../", "English", "en")}
+SWITCH = {"en": ("zh/", "中文", "zh-CN"), "zh": ("../", "English", "en")}     # (link, label, the other's code)
+HTML_LANG = {"en": "en", "zh": "zh-CN"}
 
 
 def language_switch(href: str, lang: str) -> str:
@@ -413,11 +414,13 @@ def render_page(nb, title: str | None = None, nav_top: str = "", nav_bottom: str
     nb = final_streams(_offline_notebook(nb))
     nb.metadata["title"] = title or title_and_topic(nb)[0]
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"course_site.html.j2": _TEMPLATE})],
-                            template_file="course_site.html.j2")
+                            template_file="course_site.html.j2",
+                            language_code=lang)         # nbconvert takes ISO 639-1 only: "zh", made "zh-CN" below
     body, _unused = exporter.from_notebook_node(nb, resources={"course_css": _CSS, "course_nav_top": nav_top,
-                                                         "course_nav_bottom": nav_bottom,
-                                                         "language_code": SWITCH[lang][2] if lang != "en" else "en"})
+                                                         "course_nav_bottom": nav_bottom})
     body = _EXTERNAL_SCRIPT.sub("", body)                               # safety: nothing from the network
+    if lang != "en":
+        body = body.replace(f'<html lang="{lang}">', f'<html lang="{HTML_LANG[lang]}">', 1)
     body = re.sub(r"<th>\s*</th>", "<td></td>", body)                   # an empty corner is not a header
     return re.sub(r'href="([\w.-]+)\.ipynb(#[^"]*)?"', r'href="\1.html\2"', body)   # links between notebooks
 
@@ -433,7 +436,7 @@ def render_index(pages: list[Page], times_note: str = "", source_note: str = "",
               "repository and run <code>{command}</code> (see the README).").format(
         source=html.escape(source_note or _("committed notebooks")), command="make lab" if lang == "en" else "make lab-zh")
     return f"""<!DOCTYPE html>
-<html lang="{'en' if lang == 'en' else SWITCH[lang][2]}"><head><meta charset="utf-8">
+<html lang="{HTML_LANG[lang]}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>{_("Residual networks in PyTorch: the course")}</title>
 <style>body{{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.5;padding:0 1em;color:#212121}}

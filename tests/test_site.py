@@ -272,3 +272,21 @@ def test_the_sites_colours_have_enough_contrast():
     for name, colour in {**site.PROMPT_COLOURS, **site.NAV_COLOURS}.items():
         assert contrast_ratio(colour, "#ffffff") >= 4.5, name
     assert contrast_ratio("#aa22ff", site.CODE_BACKGROUND) < 4.5      # nbconvert's operator colour, which axe flagged
+
+
+def test_a_chinese_page_says_its_language_and_links_to_its_english_twin():
+    import nbformat
+
+    from course_lib.i18n import using
+    from course_lib.site import Page, language_switch, navigation, render_page
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# 08 · 深度探索器"))
+    assert '<html lang="zh-CN">' in render_page(nb, "08 · 深度探索器", lang="zh")
+    assert '<html lang="en">' in render_page(nb, "08 · The depth explorer", lang="en")
+    assert 'href="../08_depth_explorer.html"' in language_switch("08_depth_explorer.html", "zh")
+    assert 'href="zh/08_depth_explorer.html"' in language_switch("08_depth_explorer.html", "en")
+    pages = [Page("07_x.html", "07", "", None), Page("08_depth_explorer.html", "08", "", "31 s")]
+    with using("zh"):
+        top = navigation(pages, 1, "top", "zh")
+    assert "English" in top and "课程地图" in top and 'href="../08_depth_explorer.html"' in top

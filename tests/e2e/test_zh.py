@@ -76,7 +76,7 @@ def glyphs(locator):
 
 def run_all(page):
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^运行$")).click()
-    page.locator(".lm-Menu-item[data-command='notebook:run-all-cells']").click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^运行所有单元格$")).click()
     time.sleep(2)
     page.wait_for_function(
         """() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))""",
