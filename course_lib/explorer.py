@@ -294,6 +294,7 @@ class BackgroundRun:
         self.started.set()
 
     def _target(self, work) -> None:
+        finished = self.finished               # this run's event (on_done may start the next run)
         try:
             self.result = work(self._stop.is_set, self._log)
         except Exception as err:               # kept for the caller: a thread's traceback is lost
@@ -301,9 +302,11 @@ class BackgroundRun:
         finally:
             _ONE_RUN.release()                 # before on_done, which may start the next run
             self.started.set()
-            self.finished.set()
-            if self.on_done is not None:
-                self.on_done(self)
+            try:
+                if self.on_done is not None:
+                    self.on_done(self)
+            finally:
+                finished.set()                 # after on_done: join() returns with the outcome shown
 
     def start(self, work: Callable[[Callable[[], bool], Callable[[dict], None]], object],
               blocking: bool = False) -> bool:

@@ -169,9 +169,11 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
             hist = run.result
             handle.state["train_history"] = hist
             seconds = time.monotonic() - started["at"]
-            if hist["step"]:
+            if len(hist["step"]) >= 10:           # a run stopped at once measures its start-up, not its speed
                 ex.SPEED.record(seconds / (len(hist["step"]) * 64 * started["depth"]), N_("measured on your last run"))
-            train_msg.value = (_("{value} after {hist_step} steps in {seconds:.0f} s; final loss {hist_train_loss_1:.3f}").format(value=_('stopped') if run.stopped else _('done'), hist_step=len(hist['step']), seconds=seconds, hist_train_loss_1=hist['train_loss'][-1]))
+            loss = (_("; final loss {loss:.3f}").format(loss=hist["train_loss"][-1]) if hist["train_loss"] else "")
+            train_msg.value = _("{outcome} after {steps} steps in {seconds:.0f} s").format(
+                outcome=_("stopped") if run.stopped else _("done"), steps=len(hist["step"]), seconds=seconds) + loss
         stop_btn.disabled = True
         train_btn.disabled = ex.train_now_verdict(slider.value, steps.value)[0] == "refuse"
 
