@@ -17,7 +17,13 @@ RUN_TIMEOUT_MS = 300_000
 
 @pytest.fixture
 def page(lab, browser, request):
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    yield from lab_page(browser, request)
+
+
+def lab_page(browser, request, **context_options):
+    """A fresh browser page on the local JupyterLab: a screenshot when the test ends, and no request
+    may leave 127.0.0.1."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, **context_options)
     requests = []
     context.on("request", lambda r: requests.append(r.url))
     page = context.new_page()

@@ -13,7 +13,7 @@ import pytest
 from course_lib.i18n import translations
 
 from .conftest import ARTIFACTS
-from .test_jupyterlab import error_outputs
+from .test_jupyterlab import error_outputs, lab_page
 
 pytestmark = pytest.mark.e2e
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -33,16 +33,7 @@ GLYPHS_JS = """(el) => {
 
 @pytest.fixture
 def zh_page(lab_zh, browser, request):
-    context = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        try:
-            page.screenshot(path=str(ARTIFACTS / f"last_{request.node.name}.png"))
-        except Exception:
-            pass
-        context.close()
+    yield from lab_page(browser, request, locale="zh-CN")
 
 
 FRACTIONS = ("Your sizes are fractions when the stride does not fit evenly: a convolution only places whole "
