@@ -3,6 +3,7 @@
     python -m course_lib plain-vs-residual [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib seed-setting      [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib degradation       [--depths 8 14 20 ...] [--arms ...] [--fast] [--out ...]
+    python -m course_lib budget            [--fast] [--seeds N] [--depths ...] [--out ...] [--resume]
     python -m course_lib lab | test        (the course without make: course_lib/launch.py)
 
 (`python -m course_lib.experiments ...`, as the committed results record it, runs the same.)
@@ -73,6 +74,15 @@ def _run(args, seeds) -> dict:
         results = ex.plain_vs_residual(seeds, out=args.out)
     elif args.experiment == "seed-setting":
         results = ex.seed_setting(seeds, out=args.out)
+    elif args.experiment == "budget":
+        from . import budget
+        cfg = budget.budget_config()
+        if args.depths:
+            cfg.depths = tuple(args.depths)
+        results = budget.run(list(seeds or range(3)), cfg, out=args.out, resume=args.resume)
+        for row in budget.steps_table(results):
+            print(report.budget_line(row))
+        return results
     else:
         results = ex.degradation(args.depths, seeds=seeds, arms=args.arms, use_bn=not args.no_bn,
                                  checkpoint=args.out)
@@ -89,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launch(argv)
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("plain-vs-residual", "seed-setting", "degradation"):
+    for name in ("plain-vs-residual", "seed-setting", "degradation", "budget"):
         p = sub.add_parser(name)
         p.add_argument("--fast", action="store_true", help="tiny run that checks the code path (COURSE_FAST=1)")
         p.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
@@ -99,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--depths", type=_depth, nargs="+", default=list(ex.DEPTHS))
             p.add_argument("--arms", nargs="+", choices=list(ex.SWEEP_ARMS), default=list(ex.DEFAULT_ARMS))
             p.add_argument("--no-bn", action="store_true", help="train without BatchNorm")
+        if name == "budget":
+            p.add_argument("--depths", type=_depth, nargs="+", default=None)
+            p.add_argument("--resume", action="store_true",
+                           help="keep the finished runs in --out and train only the missing ones")
     args = parser.parse_args(argv)
     for option in ("depths", "arms"):
         values = getattr(args, option, None) or []
@@ -107,16 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "record the same run twice)")
     if args.out is not None:
         try:
-            ex.check_out_path(args.out, args.force)          # before the run, not after it
+            ex.check_out_path(args.out, args.force or getattr(args, "resume", False))   # before the run
         except OSError as err:
             parser.error(str(err))
     if args.fast:
         os.environ["COURSE_FAST"] = "1"
     seeds = range(args.seeds) if args.seeds else None
-    runs, seconds = ex.estimate(args.experiment, len(seeds) if seeds else None,
+    if args.experiment != "budget":
+        runs, seconds = ex.estimate(args.experiment, len(seeds) if seeds else None,
                                 getattr(args, "depths", None), getattr(args, "arms", None))
-    print(f"{args.experiment}: {runs} runs, estimated {report.format_seconds(seconds)} on a 2-core CPU "
-          "(from the committed runs' timings)")
+        print(f"{args.experiment}: {runs} runs, estimated {report.format_seconds(seconds)} on a 2-core CPU "
+              "(from the committed runs' timings)")
     start = time.perf_counter()
     try:
         with (files.claim(args.out) if args.out else nullcontext()):

@@ -20,7 +20,8 @@ from .analysis import activation_stats, gradient_norms
 from .config import seed_everything
 from .data import load_mnist
 from .experiments import SECONDS_PER_IMAGE_LAYER      # measured at 16×16 on a 2-core CPU
-from .plotting import sweep_error_curves
+from .plotting import has_levelled_off, sweep_error_curves
+from .stats import chance_level
 
 DEPTH_OPTIONS = (8, 14, 20, 32, 44, 56, 110)
 EXPLORER_SIZE = 16              # the sweep's image size (USPS-like 16×16 digits)
@@ -154,6 +155,41 @@ def sweep_curves(sweep: dict | None, depth: int, window: int = 20) -> dict[str, 
     return curves
 
 
+def sweep_budget(sweep: dict | None, depth: int) -> str:
+    """The budget behind the committed curves at `depth`, and which arms had not levelled off by
+    its end (`plotting.has_levelled_off`), e.g. "320 steps, cosine to 0; plain-56 had not levelled off"."""
+    runs = [r for r in (sweep or {}).get("runs", []) if r["depth"] == depth]
+    if not runs:
+        return ""
+    cfg = sweep.get("config", {})
+    steps = max(len(r["step"]) for r in runs)
+    text = (_("{steps} steps, cosine to 0") if cfg.get("schedule") == "cosine" else
+            _("{steps} steps, constant learning rate")).format(steps=steps)
+    not_done = []
+    for arm in dict.fromkeys(r["arm"] for r in runs):
+        arm_runs = [r for r in runs if r["arm"] == arm and "epoch_end" in r and len(r["epoch_end"]) >= 3]
+        if arm_runs and not has_levelled_off(arm_runs)[0]:
+            not_done.append(f"{arm}-{depth}")
+    if not_done:
+        text += "; " + _("{names} had not levelled off").format(names=", ".join(not_done))
+    return text
+
+
+_CHANCE: dict = {}
+
+
+def sweep_chance(sweep: dict) -> list[dict]:
+    """`stats.chance_level` of each seed's training split of a degradation sweep (the digits are
+    not balanced, so chance is not 90%)."""
+    key = (tuple(sweep["seeds"]), sweep["num_train"], sweep["size"])
+    if key not in _CHANCE:
+        from .experiments import preset
+        n_eval = preset("degradation").num_eval if sweep["num_train"] == preset("degradation").num_train else 1000
+        _CHANCE[key] = [chance_level(load_mnist(sweep["num_train"], n_eval, n_eval, seed=s, size=sweep["size"]).train.y, 10)
+                        for s in sweep["seeds"]]
+    return _CHANCE[key]
+
+
 def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | None = None):
     """Three panels: gradient norms and activation spread at init (chosen net vs its twin), and
     the committed training curves at this depth (plain vs residual)."""
@@ -173,8 +209,9 @@ def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | 
         for arm, color, style in (("plain", "C3", "-"), ("residual", "C2", "-"), ("residual-B", "C0", ":")):
             if arm in curves:
                 axes[2].plot(*curves[arm], color=color, ls=style, label=f"{arm}-{depth}")
-        axes[2].set(xlabel="step", ylabel="training error (smoothed)", title="committed sweep: training error",
-                    ylim=(0, None))
+        axes[2].set(xlabel="step", ylabel="training error (smoothed)", ylim=(0, None),
+                    title="committed sweep: training error\n(" + sweep_budget(sweep, depth) + ")")
+        axes[2].title.set_fontsize(9)
     else:
         have = sorted({r["depth"] for r in (sweep or {}).get("runs", [])})
         why = ("the sweep was trained with BN" if sweep and sweep.get("use_bn", True) != use_bn
@@ -209,6 +246,11 @@ def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict |
         text += ((_("; sweep's final training error (mean of {n} seeds) ") if n > 1 else
                   _("; sweep's final training error (mean of {n} seed) ")).format(n=n)
                  + ", ".join(f"{a} {sum(e) / len(e):.2%}" for a, e in sorted(finals.items())))
+        text += " (" + sweep_budget(sweep, depth) + ")"
+        if "num_train" in sweep and "seeds" in sweep:
+            chance = sweep_chance(sweep)
+            text += _("; always answering the most common digit gives {e:.2%}").format(
+                e=sum(c["majority_error"] for c in chance) / len(chance))
     return text
 
 

@@ -259,6 +259,80 @@ def last_epoch_change(runs: Sequence[dict]) -> dict:
             "batch_noise": float(np.mean(noise))}
 
 
+LEVEL_EPOCHS, LEVEL_TOLERANCE = 3, 0.01
+
+
+def error_fall(run: dict, epochs: int = LEVEL_EPOCHS) -> dict:
+    """How much one run's training error (train mode, the mean over an epoch's batches) fell over
+    its last `epochs` epochs, and the batch-to-batch noise of that fall: the standard error of a
+    difference of two epoch means, √(s²_last/n_last + s²_before/n_before), from the per-step errors."""
+    b = [0] + list(run["epoch_end"])
+    if len(b) < epochs + 2:
+        raise ValueError(_("the run has {n} epochs; the test needs {k}").format(n=len(b) - 1, k=epochs + 1))
+    err = 1 - np.asarray(run["train_acc"], dtype=float)
+    last, before = err[b[-2]:b[-1]], err[b[-2 - epochs]:b[-1 - epochs]]
+    noise = float(np.sqrt(last.var(ddof=1) / len(last) + before.var(ddof=1) / len(before)))
+    return {"last": float(last.mean()), "before": float(before.mean()),
+            "fall": float(before.mean() - last.mean()), "noise": noise}
+
+
+def has_levelled_off(runs: Sequence[dict], epochs: int = LEVEL_EPOCHS,
+                     tolerance: float = LEVEL_TOLERANCE) -> tuple[bool, list[dict]]:
+    """Had training levelled off by the end? A run has when its training error fell by less than
+    `tolerance` (1 point) over its last `epochs` epochs, or by no more than two standard errors of
+    the batch noise (`error_fall`). Every run of `runs` must have. Under a schedule that decays to
+    zero this tests whether the networks were still improving when the schedule stopped them."""
+    falls = [error_fall(r, epochs) for r in runs]
+    for f in falls:
+        f["levelled"] = f["fall"] < tolerance or f["fall"] <= 2 * f["noise"]
+    return all(f["levelled"] for f in falls), falls
+
+
+def plot_budget(result: dict, axes=None, colors=None):
+    """The budget experiment (`course_lib.budget`): left, each epoch's training error against the
+    step (mean over seeds; plain solid, residual dashed; one colour per depth); right, the steps to
+    5% training error against depth, one dot per seed, a triangle at the cap for runs that never
+    got there."""
+    from .budget import cells
+    if axes is None:
+        _unused, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    cfg = result["config"]
+    depths = cfg["depths"]
+    cmap = plt.get_cmap("viridis")
+    by = cells(result)
+    for i, depth in enumerate(depths):
+        color = cmap(i / max(len(depths) - 1, 1))
+        for arm, style in (("plain", "-"), ("residual", "--")):
+            runs = [r for r in by.get((depth, arm), []) if "epoch_error" in r]
+            if not runs:
+                continue
+            n = min(len(r["epoch_error"]) for r in runs)       # the epochs every seed ran
+            err = np.mean([r["epoch_error"][:n] for r in runs], axis=0)
+            axes[0].plot(runs[0]["epoch_end"][:n], np.maximum(err, 1e-4), style, color=color, label=f"{arm}-{depth}")
+    for m in cfg["milestones"]:
+        axes[0].axvline(m * cfg["max_steps"], color="grey", lw=0.8, ls=":")
+    for t in cfg["thresholds"]:
+        axes[0].axhline(t, color="grey", lw=0.6)
+    axes[0].set(xlabel=_("step"), ylabel=_("training error of the epoch (train mode)"), yscale="log",
+                title=_("training error against steps (mean over seeds; dotted: lr ÷ 10)"))
+    colors = colors or {"plain": PALETTE[3], "residual": PALETTE[2]}
+    for arm, marker, shift in (("plain", "o", -0.6), ("residual", "s", 0.6)):
+        for depth in depths:
+            for r in by.get((depth, arm), []):
+                s = r.get("steps_to", {}).get("0.05")
+                axes[1].plot(depth + shift, s if s is not None else cfg["max_steps"],
+                             marker if s is not None else "^", color=colors[arm], ms=6,
+                             mfc=colors[arm] if s is not None else "none")
+        axes[1].plot([], [], marker, color=colors[arm], label=arm)
+    axes[1].plot([], [], "^", color="grey", mfc="none", label=_("not reached within the cap"))
+    axes[1].set(xlabel=_("depth"), ylabel=_("steps to 5% training error"), yscale="log",
+                title=_("steps to 5% training error, one mark per seed"))
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7, ncol=2)
+    return axes
+
+
 def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", ax=None):
     """Mean training loss per epoch (over its steps, then over seeds): has training levelled off?"""
     if ax is None:

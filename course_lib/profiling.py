@@ -2,8 +2,10 @@
 
 * `count_params`: exact, from the tensors.
 * `thop_profile`: thop (unmaintained). It registers `total_ops`/`total_params` buffers on every
-  module it visits, which then break `load_state_dict`, so we profile a deep copy. It also counts
-  BatchNorm, ReLU-free pooling and the additions of the head, and misses bare `torch.matmul`.
+  module it visits, which then break `load_state_dict`, so we profile a deep copy. What it counts,
+  as notebook 04 measures module by module: a convolution's MACs without its bias (the same with
+  and without one), BatchNorm counted, ReLU and max-pool counted as 0, the average pool counted;
+  it misses bare `torch.matmul`.
 * `flop_count`: `torch.utils.flop_counter.FlopCounterMode`, shipped with PyTorch; it counts only
   matrix products and convolutions, as FLOPs = 2 × MACs.
 * `summary` / `torchinfo_summary`: layer tables. torchsummary (unmaintained) defaults to

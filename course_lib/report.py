@@ -65,3 +65,16 @@ def summary_lines(results: dict, sweep_rows: Sequence[dict] = ()) -> list[str]:
              for row in sweep_rows]
     return lines + [f"depth {run['depth']:3d} {run['arm']:10s} seed {run['seed']}: diverged ({run['message']})"
                     for run in results.get("diverged", [])]
+
+
+def budget_line(row: dict) -> str:
+    """One depth of `budget.steps_table`: the steps each arm took to reach the threshold."""
+    def steps(values):
+        return ", ".join(str(v) if v is not None else f">{row['cap']}" for v in values)
+    line = _("depth {depth:3d}: steps to {t:.0%} training error, plain [{p}], residual [{r}]").format(
+        depth=row["depth"], t=row["threshold"], p=steps(row["plain"]), r=steps(row["residual"]))
+    ci = row.get("log2_ratio")
+    if ci and ci["n"] > 1:
+        line += _("; plain/residual ×{m:.1f}, 95% CI ×{lo:.1f} to ×{hi:.1f} (paired, {n} seeds)").format(
+            m=2 ** ci["mean"], lo=2 ** ci["ci_low"], hi=2 ** ci["ci_high"], n=ci["n"])
+    return line

@@ -91,6 +91,35 @@ def describe_vs_chance(successes: int, n: int, chance: float, what: str) -> str:
     return head + _(". The interval includes chance: it cannot be told apart from guessing.")
 
 
+def chance_level(labels, num_classes: int | None = None) -> dict:
+    """What a model that ignores its input can reach on a split with these `labels`.
+
+    "majority_error": the error of always answering the most common class (the best constant
+    answer); "entropy": the entropy of the label frequencies in nats, which is the lowest
+    cross-entropy loss a constant prediction can reach (a model that learned only the class
+    frequencies ends there); "uniform_error" and "uniform_loss": guessing every class with equal
+    probability, 1 − 1/k and ln k. On balanced labels the two agree; on the bundled digits they
+    do not (no digit is exactly a tenth).
+    """
+    values = [int(v) for v in (labels.tolist() if hasattr(labels, "tolist") else labels)]
+    if not values:
+        raise ValueError(_("chance_level needs at least one label"))
+    if any(v < 0 for v in values):
+        raise ValueError(_("labels must be class indices >= 0, got {v}").format(v=min(values)))
+    k = num_classes if num_classes is not None else max(values) + 1
+    if k < max(values) + 1:
+        raise ValueError(_("num_classes={k}, but a label is {v}").format(k=k, v=max(values)))
+    counts = [0] * k
+    for v in values:
+        counts[v] += 1
+    n = len(values)
+    top = max(range(k), key=lambda c: counts[c])
+    entropy = -sum(c / n * math.log(c / n) for c in counts if c)
+    return {"n": n, "num_classes": k, "counts": counts, "majority_class": top,
+            "majority_error": 1 - counts[top] / n, "entropy": entropy + 0.0,
+            "uniform_error": 1 - 1 / k, "uniform_loss": math.log(k)}
+
+
 def modes(values: Sequence[float]) -> list[int]:
     """Every index where `values` takes its largest value (ties kept: [1, 3, 3] -> [1, 2])."""
     values = list(values)

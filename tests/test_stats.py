@@ -74,3 +74,29 @@ def test_modes_keep_ties_and_join_words_reads_them():
     assert join_words([4]) == "4" and join_words([4, 5]) == "4 and 5" and join_words([4, 5, 6]) == "4, 5 and 6"
     with pytest.raises(ValueError):
         modes([])
+
+
+def test_chance_level_balanced_imbalanced_and_one_class():
+    import math
+    import torch
+    from course_lib.stats import chance_level
+    balanced = chance_level([0, 1, 2, 3] * 5)
+    assert balanced["majority_error"] == pytest.approx(0.75) == balanced["uniform_error"]
+    assert balanced["entropy"] == pytest.approx(math.log(4)) == balanced["uniform_loss"]
+    skewed = chance_level(torch.tensor([0] * 7 + [1] * 2 + [2]), num_classes=10)
+    assert skewed["majority_class"] == 0 and skewed["majority_error"] == pytest.approx(0.3)
+    assert skewed["uniform_error"] == pytest.approx(0.9) and skewed["counts"][:3] == [7, 2, 1]
+    assert skewed["entropy"] == pytest.approx(-(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1)))
+    one = chance_level([3, 3, 3])
+    assert one["majority_error"] == 0 and one["entropy"] == 0 and one["majority_class"] == 3
+    with pytest.raises(ValueError):
+        chance_level([])
+    with pytest.raises(ValueError):
+        chance_level([0, 5], num_classes=3)
+
+
+def test_chance_level_of_the_bundled_digits_is_not_ninety_percent():
+    from course_lib.data import load_mnist
+    from course_lib.stats import chance_level
+    c = chance_level(load_mnist(4000, 1000, 1000, seed=0, size=16).train.y, 10)
+    assert c["majority_error"] < 0.9 and c["entropy"] < c["uniform_loss"]
