@@ -257,7 +257,7 @@ def fit_line(x: Sequence[float], y: Sequence[float]) -> Fit:
     sse, sst = sum(r * r for r in resid), sum((yi - my) ** 2 for yi in y)
     se = math.sqrt(sse / (n - 2) / sxx)
     half = t_quantile_975(n - 2) * se
-    return Fit(a, b, b - half, b + half, 1 - sse / sst if sst else 1.0, n, list(x), list(y))
+    return Fit(a, b, b - half, b + half, 1 - sse / sst if sst else math.nan, n, list(x), list(y))
 
 
 def growth_fits(result: dict, arm: str = "plain", threshold: float = 0.05) -> dict:
@@ -281,3 +281,53 @@ def growth_fits(result: dict, arm: str = "plain", threshold: float = 0.05) -> di
         out["exponential"] = fit_line(xs, ys)
         out["power"] = fit_line([math.log2(x) for x in xs], ys)
     return out
+
+
+def equal_budget(result: dict) -> list[dict]:
+    """At each budget mark and depth where every plain run was still training: the plain nets'
+    training error (eval mode, whole training set) minus their residual twins' error when those
+    stopped, at or before that mark (paired by seed). The twins had at most as many steps, so a
+    difference above zero is a conservative measure of the residual advantage at equal budget."""
+    by = cells(result)
+    rows = []
+    for mark in result["config"]["marks"]:
+        for depth in result["config"]["depths"]:
+            plain, res = by.get((depth, "plain"), []), by.get((depth, "residual"), [])
+            pairs = [(p["error_at_mark"].get(str(mark)), q) for p, q in zip(plain, res) if p["seed"] == q["seed"]]
+            if not pairs or any(e is None for e, _q in pairs) or any(q["steps"] > mark for _e, q in pairs):
+                continue
+            rows.append({"mark": mark, "depth": depth,
+                         "plain": [e for e, _q in pairs], "residual": [q["final_train_error"] for _e, q in pairs],
+                         "residual_steps": [q["steps"] for _e, q in pairs],
+                         "diff": paired_difference([e for e, _q in pairs], [q["final_train_error"] for _e, q in pairs])})
+    return rows
+
+
+def verdicts(result: dict, threshold: float = 0.05) -> list[str]:
+    """Slow or stuck, depth by depth, printed from the runs: did every plain run reach `threshold`
+    within the cap, and how many times the steps of its residual twin did it take?"""
+    lines = []
+    for row in steps_table(result, threshold):
+        name, n = f"plain-{row['depth']}", len(row["plain"])
+        if not n:
+            continue
+        reached = [v for v in row["plain"] if v is not None]
+        ci = row.get("log2_ratio")
+        if not reached:
+            lines.append(_("{name}: stuck within {cap} steps: no seed reached {t:.0%} training error").format(
+                name=name, cap=row["cap"], t=threshold))
+        elif len(reached) < n:
+            lines.append(_("{name}: {k} of {n} seeds reached {t:.0%} within {cap} steps; the others did not").format(
+                name=name, k=len(reached), n=n, t=threshold, cap=row["cap"]))
+        elif ci and ci["n"] > 1:
+            verdict = (_("slower than its residual twin beyond seed noise") if ci["ci_low"] > 0 else
+                       _("not slower than its residual twin beyond seed noise") if not ci["excludes_zero"] else
+                       _("faster than its residual twin beyond seed noise"))
+            lines.append(_("{name}: every seed reached {t:.0%}, after {steps} steps: {m:.1f}× the steps of its residual "
+                           "twin (paired 95% CI ×{lo:.1f} to ×{hi:.1f}), {verdict}").format(
+                name=name, t=threshold, steps=", ".join(map(str, row["plain"])), m=2 ** ci["mean"],
+                lo=2 ** ci["ci_low"], hi=2 ** ci["ci_high"], verdict=verdict))
+        else:
+            lines.append(_("{name}: every seed reached {t:.0%}, after {steps} steps").format(
+                name=name, t=threshold, steps=", ".join(map(str, row["plain"]))))
+    return lines

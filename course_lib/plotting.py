@@ -313,8 +313,8 @@ def plot_budget(result: dict, axes=None, colors=None):
         axes[0].axvline(m * cfg["max_steps"], color="grey", lw=0.8, ls=":")
     for t in cfg["thresholds"]:
         axes[0].axhline(t, color="grey", lw=0.6)
-    axes[0].set(xlabel=_("step"), ylabel=_("training error of the epoch (train mode)"), yscale="log",
-                title=_("training error against steps (mean over seeds; dotted: lr ÷ 10)"))
+    axes[0].set(xlabel="step", ylabel="training error of the epoch (train mode)", yscale="log",
+                title="training error against steps (mean over seeds; dotted: lr ÷ 10)")
     colors = colors or {"plain": PALETTE[3], "residual": PALETTE[2]}
     for arm, marker, shift in (("plain", "o", -0.6), ("residual", "s", 0.6)):
         for depth in depths:
@@ -324,9 +324,9 @@ def plot_budget(result: dict, axes=None, colors=None):
                              marker if s is not None else "^", color=colors[arm], ms=6,
                              mfc=colors[arm] if s is not None else "none")
         axes[1].plot([], [], marker, color=colors[arm], label=arm)
-    axes[1].plot([], [], "^", color="grey", mfc="none", label=_("not reached within the cap"))
-    axes[1].set(xlabel=_("depth"), ylabel=_("steps to 5% training error"), yscale="log",
-                title=_("steps to 5% training error, one mark per seed"))
+    axes[1].plot([], [], "^", color="grey", mfc="none", label="not reached within the cap")
+    axes[1].set(xlabel="depth", ylabel="steps to 5% training error", yscale="log",
+                title="steps to 5% training error, one mark per seed")
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, ncol=2)
