@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
         p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
         p.add_argument("--seeds", type=_seed_count, default=None, help="number of seeds (0, 1, ...)")
+        p.add_argument("--load", default=None,
+                       help="what else ran on the machine meanwhile, recorded as meta.load (e.g. 'quiet: nothing else ran')")
         if name == "degradation":
             p.add_argument("--depths", type=_depth, nargs="+", default=list(ex.DEPTHS))
             p.add_argument("--arms", nargs="+", choices=list(ex.SWEEP_ARMS), default=list(ex.DEFAULT_ARMS))
@@ -137,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with (files.claim(args.out) if args.out else nullcontext()):
             results = _run(args, seeds)
             results["meta"] = {**_meta(argv), "seconds": time.perf_counter() - start}
+            if args.load:
+                results["meta"]["load"] = args.load
             if args.out:
                 print("wrote", ex.save_results(results, args.out, force=True))
     except files.FileBusyError as err:

@@ -193,7 +193,7 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
     total, start = 2 * len(seeds), time.perf_counter()
     result = {"experiment": "plain-vs-residual", "config": asdict(cfg), "seeds": seeds, "sizes": None,
               "runs": runs}                                  # the keys in the committed files' order
-    with _kept_on_interrupt(out, lambda: len(runs), total, "TRAIN = False (notebook 07) or "
+    with _kept_on_interrupt(out, lambda: len(runs), total, "RUN = \"none\" (notebook 07) or "
                             "load_results('plain_vs_residual')"):
         for seed in seeds:
             data = load_mnist(*(sizes or (None, None, None)), seed=seed)
@@ -214,6 +214,19 @@ def plain_vs_residual(seeds: Sequence[int] | None = None, cfg: TrainConfig | Non
     if log:
         log(_("done: {total} runs in {format_seconds}").format(total=total, format_seconds=format_seconds(time.perf_counter() - start)))
     return result
+
+
+def placement(mine: Sequence[dict], committed: Sequence[dict], metric: str = "test_acc") -> list[dict]:
+    """Where each of your runs falls among the committed runs of its arm: its `metric`, the
+    committed values, how many of them are lower, and the committed run of the same seed."""
+    out = []
+    for r in mine:
+        others = sorted(c[metric] for c in committed if c["arm"] == r["arm"])
+        twin = next((c[metric] for c in committed if c["arm"] == r["arm"] and c["seed"] == r["seed"]), None)
+        out.append({"arm": r["arm"], "seed": r["seed"], "value": r[metric], "committed": others,
+                    "below": sum(v < r[metric] for v in others), "above": sum(v > r[metric] for v in others),
+                    "same_seed": twin})
+    return out
 
 
 @contextmanager
@@ -283,7 +296,7 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False,
     epochs = p.num_epochs
     result = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}
     finished = lambda: sum(len(d["runs"]) for d in result["designs"].values())   # noqa: E731
-    with _kept_on_interrupt(out, finished, len(designs) * len(seeds) * 2, "TRAIN = False (notebook 07) "
+    with _kept_on_interrupt(out, finished, len(designs) * len(seeds) * 2, "RUN = \"none\" (notebook 07) "
                             "or load_results('seed_setting')"):
         for name, arms in designs.items():
             runs = []

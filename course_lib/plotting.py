@@ -185,6 +185,32 @@ def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
     return axes
 
 
+def plot_placement(mine: Sequence[dict], committed: Sequence[dict], window: int = 25, axes=None, colors=None):
+    """Your runs among the committed seeds: one panel per arm with the committed runs' training loss
+    (smoothed; their range over seeds as a band, their mean as a thin line) and yours on top."""
+    colors = colors or ARM_COLOURS
+    arms = list(dict.fromkeys(r["arm"] for r in committed))
+    if axes is None:
+        _unused, axes = plt.subplots(1, len(arms), figsize=(6 * len(arms), 3.8), sharey=True)
+    for ax, arm in zip(np.atleast_1d(axes), arms):
+        hs = [r["history"] for r in committed if r["arm"] == arm]
+        n = min(len(h["step"]) for h in hs)
+        curves = np.stack([smooth(h["train_loss"][:n], window) for h in hs])
+        steps = np.asarray(hs[0]["step"][:n])
+        c = colors.get(arm)
+        ax.fill_between(steps, curves.min(0), curves.max(0), color=c, alpha=0.25,
+                        label=f"committed seeds {sorted(r['seed'] for r in committed if r['arm'] == arm)}: range")
+        ax.plot(steps, curves.mean(0), color=c, lw=1, label="committed seeds: mean")
+        for r in (r for r in mine if r["arm"] == arm):
+            h = r["history"]
+            ax.plot(h["step"], smooth(h["train_loss"], window), color="black", lw=1.6, ls="--",
+                    label=f"your run, seed {r['seed']}")
+        ax.set(xlabel="step", ylabel="training loss (smoothed)", yscale="log", title=f"{arm}: your run among the committed seeds")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return axes
+
+
 def sweep_error_curves(sweep: dict, arm: str, depth: int, window: int = 20):
     """Steps, and the mean and std over seeds of the smoothed training error, of one (arm, depth)."""
     runs = [r for r in sweep["runs"] if r["arm"] == arm and r["depth"] == depth]

@@ -110,3 +110,16 @@ def test_in_a_kernel_the_hook_is_what_ipykernel_restores_when_idle(monkeypatch):
     assert run.stopped
     hold.set()
     assert run.join(60)
+
+
+def test_the_explorer_states_the_budget_and_the_chance_behind_the_committed_curves():
+    from course_lib.explorer import explorer_readout, sweep_budget, sweep_chance
+    from course_lib.files import load_results
+    sweep = load_results("degradation")
+    assert sweep_budget(sweep, 56) == "320 steps, cosine to 0; plain-56 had not levelled off"
+    assert sweep_budget(sweep, 20) == "320 steps, cosine to 0"
+    assert sweep_budget(sweep, 26) == ""                         # not in the sweep
+    chance = sweep_chance(sweep)
+    assert [round(c["majority_error"], 4) for c in chance] == [0.889, 0.8845, 0.8878]
+    text = explorer_readout(56, False, True, sweep)
+    assert "plain-56 had not levelled off" in text and "most common digit gives 88.71%" in text

@@ -43,3 +43,38 @@ def test_last_epoch_change_pairs_seeds_and_measures_batch_noise():
                {"train_loss": [1.0] * 3 + [0.9, 0.9, 0.92] + [0.5, 0.49, 0.51], "epoch_end": [3, 6, 9]}]
     c = last_epoch_change(falling)
     assert c["excludes_zero"] and c["mean"] < -0.3 and abs(c["mean"]) > 2 * c["batch_noise"]
+
+
+def _run_with_errors(epoch_errors, steps_per_epoch=40, seed=0):
+    """A fake run whose per-step training accuracy gives these epoch-mean errors (0/1 per step)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    acc, ends = [], []
+    for e in epoch_errors:
+        wrong = rng.random(steps_per_epoch) < e
+        acc += list(1.0 - wrong)
+        ends.append(len(acc))
+    return {"train_acc": acc, "epoch_end": ends}
+
+
+def test_has_levelled_off_flags_a_run_still_falling_and_passes_a_flat_one():
+    from course_lib.plotting import error_fall, has_levelled_off
+    falling = [_run_with_errors([0.6, 0.5, 0.4, 0.3, 0.2], seed=s) for s in range(3)]
+    flat = [_run_with_errors([0.5, 0.1, 0.05, 0.05, 0.05], seed=s) for s in range(3)]
+    ok, falls = has_levelled_off(falling)
+    assert not ok and all(f["fall"] > 0.1 for f in falls)
+    assert has_levelled_off(flat)[0]
+    near_zero = [_run_with_errors([0.5, 0.2, 0.012, 0.0, 0.0])]          # fell by 1.2 points, but to zero
+    f = error_fall(near_zero[0])
+    assert f["fall"] > 0.01 and f["last"] == 0.0
+    with pytest.raises(ValueError):
+        error_fall(_run_with_errors([0.5, 0.4]))
+
+
+def test_the_committed_sweep_marks_the_deep_plain_nets_as_still_improving():
+    from course_lib.files import load_results
+    from course_lib.plotting import has_levelled_off
+    sweep = load_results("degradation")
+    verdict = {(d, a): has_levelled_off([r for r in sweep["runs"] if r["depth"] == d and r["arm"] == a])[0]
+               for d in (20, 56) for a in ("plain", "residual")}
+    assert verdict == {(20, "plain"): True, (20, "residual"): True, (56, "plain"): False, (56, "residual"): True}
