@@ -76,3 +76,22 @@ def test_presets_are_the_only_difference_between_fast_and_full(monkeypatch):
         assert experiments.preset(name) == modes["full"]
     assert experiments.plain_vs_residual_config().num_epochs == experiments.PRESETS["plain-vs-residual"]["full"].num_epochs
 
+
+
+def test_placement_ranks_your_run_among_the_committed_seeds():
+    from course_lib.experiments import placement
+    committed = [{"arm": "plain", "seed": s, "test_acc": a} for s, a in enumerate((0.90, 0.92, 0.94))]
+    mine = [{"arm": "plain", "seed": 1, "test_acc": 0.93}]
+    p = placement(mine, committed)[0]
+    assert (p["below"], p["above"], p["same_seed"], p["committed"]) == (2, 1, 0.92, [0.90, 0.92, 0.94])
+    assert placement([{"arm": "plain", "seed": 7, "test_acc": 0.5}], committed)[0]["same_seed"] is None
+
+
+def test_plot_placement_draws_one_panel_per_arm(tmp_path):
+    import matplotlib.pyplot as plt
+    from course_lib.plotting import plot_placement
+    h = {"step": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5]}
+    committed = [{"arm": a, "seed": s, "history": h} for a in ("plain", "residual") for s in (0, 1)]
+    axes = plot_placement([{"arm": "plain", "seed": 0, "history": h}], committed, window=1)
+    assert len(axes) == 2 and "your run, seed 0" in [t.get_text() for t in axes[0].get_legend().get_texts()]
+    plt.close("all")
