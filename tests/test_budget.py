@@ -100,3 +100,31 @@ def test_the_command_line_refuses_an_existing_out_unless_resume_or_force(tmp_pat
     with pytest.raises(SystemExit):
         main(["budget", "--fast", "--out", str(out)])
     assert "exists" in capsys.readouterr().err
+
+
+def test_verdicts_say_slow_stuck_or_mixed_from_the_runs():
+    slow = budget.verdicts(_fake(plain=(100, 400, 1600), residual=(50, 50, 50)))
+    assert slow[0].startswith("plain-20: every seed reached 5%") and "2.0×" in slow[0]
+    assert "slower than its residual twin beyond seed noise" in slow[2]
+    stuck = budget.verdicts(_fake(plain=(100, 400, None)))
+    assert stuck[2] == "plain-44: stuck within 2560 steps: no seed reached 5% training error"
+    mixed = _fake(plain=(100, 400, 1600))
+    for r in mixed["runs"]:
+        if (r["depth"], r["arm"], r["seed"]) == (44, "plain", 2):
+            r["steps_to"]["0.05"] = None
+    assert budget.verdicts(mixed)[2] == "plain-44: 2 of 3 seeds reached 5% within 2560 steps; the others did not"
+
+
+def test_equal_budget_compares_plain_at_the_mark_with_residual_where_it_stopped():
+    result = _fake(depths=(20,), plain=(100,), residual=(50,))
+    for r in result["runs"]:
+        r["steps"] = 300 if r["arm"] == "residual" else 2560
+        r["error_at_mark"] = {"320": 0.2 + 0.01 * r["seed"], "640": 0.1} if r["arm"] == "plain" else {}
+        r["final_train_error"] = 0.005
+    rows = budget.equal_budget(result)
+    assert [(row["mark"], row["depth"]) for row in rows] == [(320, 20), (640, 20)]
+    assert rows[0]["diff"]["mean"] == pytest.approx(0.205) and rows[0]["diff"]["excludes_zero"]
+    for r in result["runs"]:
+        if r["arm"] == "residual":
+            r["steps"] = 400                                   # stopped after the first mark: no pair there
+    assert [row["mark"] for row in budget.equal_budget(result)] == [640]
