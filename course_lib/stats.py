@@ -132,4 +132,4 @@ def modes(values: Sequence[float]) -> list[int]:
 def join_words(items: Sequence) -> str:
     """'4', '4 and 5', '4, 5 and 6'."""
     items = [str(x) for x in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    return items[0] if len(items) == 1 else _(", ").join(items[:-1]) + _(" and ") + items[-1]

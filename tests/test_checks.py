@@ -403,22 +403,15 @@ def _unpaired(a, b):
     return m, m - half, m + half
 
 
-def _confusion_loop(p, y, k):
-    m = [[0] * k for _ in range(k)]
-    for t, q in zip(y.tolist(), p.tolist()):
-        m[t][q] += 1
-    return m
+def _confusion_loop(m):                                      # 07.3 (issue 28): error rates, row by row in Python
+    rows = m.tolist()
+    return [(sum(row) - row[i]) / sum(row) if sum(row) else math.nan for i, row in enumerate(rows)]
 
 
-def _confusion_numpy(p, y, k):
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (y.numpy(), p.numpy()), 1)
-    return m
-
-
-def _confusion_from_data(p, y, k):
-    size = int(max(p.max(), y.max())) + 1
-    return torch.bincount(y * size + p, minlength=size * size).reshape(size, size)
+def _confusion_numpy(m):                                     # NumPy, float64
+    m = m.numpy().astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 1 - np.diag(m) / m.sum(axis=1)
 
 
 # ---------------------------------------------------------------- 08
@@ -463,6 +456,11 @@ def _top5_from(values_fn, order=slice(None)):
         idx = torch.argsort(logits, descending=True)[:5].tolist()
         return [(cats[i], v[i].item()) for i in idx][order]
     return top5
+
+
+def _from_tv(x):                                             # 09.2: torchvision's input back to RGB in [0, 1]
+    from course_lib.assets import IMAGENET_MEAN, IMAGENET_STD
+    return x * torch.tensor(IMAGENET_STD).view(3, 1, 1) + torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
 
 
 def _caffe_mean():
@@ -519,8 +517,8 @@ def _filter_norm_linalg(d, w):                                # vectorised with 
 
 def _filter_norm_numpy64(d, w):                               # NumPy, float64
     d, w = d.double().numpy(), w.double().numpy()
-    nd = np.sqrt((d ** 2).reshape(len(d), -1).sum(1))[:, None, None, None]
-    nw = np.sqrt((w ** 2).reshape(len(w), -1).sum(1))[:, None, None, None]
+    nd = np.sqrt((d ** 2).reshape(len(d), -1).sum(1)).reshape(-1, *[1] * (d.ndim - 1))
+    nw = np.sqrt((w ** 2).reshape(len(w), -1).sum(1)).reshape(-1, *[1] * (w.ndim - 1))
     return d / nd * nw
 
 
@@ -602,8 +600,9 @@ CORRECT = {
     "check_projection_params": [np.int64(2752), torch.tensor(2752.0)],
     "check_receptive_field": [_rf_backwards, lambda layers: float(_rf(layers))],
     "check_top5": [_top5_sorted, _top5_tensors],
-    "check_caffe_input": [lambda rgb: (rgb[[2, 1, 0]] * 255 - _caffe_mean()).numpy(),
-                          lambda rgb: torch.stack([rgb[2] * 255 - 103.939, rgb[1] * 255 - 116.779, rgb[0] * 255 - 123.68]).double()],
+    "check_caffe_input": [lambda x: (_from_tv(x)[[2, 1, 0]] * 255 - _caffe_mean()).numpy(),
+                          lambda x: torch.stack([(x[2] * 0.225 + 0.406) * 255 - 103.939, (x[1] * 0.224 + 0.456) * 255 - 116.779,
+                                                 (x[0] * 0.229 + 0.485) * 255 - 123.68]).double()],
     "check_fold_bn": [_fold_numpy_float64, _fold_loop],
     "check_path_counts": [_paths_recursive, _paths_enumerated],
     "check_filter_normalize": [_filter_norm_linalg, _filter_norm_numpy64],
@@ -733,10 +732,11 @@ WRONG = {
                               (lambda a, b: _interval(a, b, n_div=False), "spread of single differences")],
     "check_seeds_for_half_width": [(20, "t multiplier"), (10, "√2"), (15, "find the smallest"), (8, "not half"),
                                    (13.5, "whole number")],
-    "check_confusion": [(lambda p, y, k: _confusion_numpy(p, y, k).T, "transposed"),
-                        (_confusion_from_data, "take it from k"),
-                        (lambda p, y, k: _confusion_numpy(p, y, k) * 2, "add up to"),
-                        (lambda p, y, k: np.roll(_confusion_numpy(p, y, k), 1, axis=1), "row i, column j")],
+    "check_confusion": [(lambda m: 1 - m.diag() / m.sum(0), "column sums"),
+                        (lambda m: m.diag() / m.sum(1), "got right"),
+                        (lambda m: m.sum(1) - m.diag(), "counts of mistakes"),
+                        (lambda m: (m.sum(1) - m.diag()) / m.sum(), "all the images"),
+                        (lambda m: 1 - m.diag() / m.sum(1).clamp(min=1), "give NaN")],
     "check_gradient_ratio_guess": [(lambda: _measured_ratio() * 100, "above the measurement"),
                                    (lambda: _measured_ratio() / 100, "below the measurement"),
                                    (lambda: -1, "positive number"),
@@ -758,12 +758,12 @@ WRONG = {
                     "among themselves"),
                    (lambda l, c: [(c[i], l.softmax(0)[i].item()) for i in (-l).topk(5).indices.tolist()], "least probable"),
                    (lambda l, c: [(i, l.softmax(0)[i].item()) for i in l.topk(5).indices.tolist()], "name")],
-    "check_caffe_input": [(lambda rgb: rgb * 255 - _caffe_mean(), "still in RGB order"),
-                          (lambda rgb: rgb.flip(0) * 255 - _caffe_mean().flip(0), "mean colour in the wrong order"),
-                          (lambda rgb: rgb.flip(0) - _caffe_mean(), "values in \\[0, 1\\]"),
-                          (lambda rgb: (rgb.flip(0) - _caffe_mean()) * 255, "before scaling"),
-                          (lambda rgb: rgb.flip(0) * 255 + _caffe_mean(), "added the mean"),
-                          (lambda rgb: rgb.flip(0) * 255, "left out the mean")],
+    "check_caffe_input": [(lambda x: _from_tv(x) * 255 - _caffe_mean(), "still in RGB order"),
+                          (lambda x: _from_tv(x).flip(0) * 255 - _caffe_mean().flip(0), "mean colour in the wrong order"),
+                          (lambda x: _from_tv(x).flip(0) - _caffe_mean(), "values in \\[0, 1\\]"),
+                          (lambda x: (_from_tv(x).flip(0) - _caffe_mean()) * 255, "before scaling"),
+                          (lambda x: _from_tv(x).flip(0) * 255 + _caffe_mean(), "added the mean"),
+                          (lambda x: _from_tv(x).flip(0) * 255, "left out the mean")],
     "check_fold_bn": [(_fold(lambda bn: bn.running_var.sqrt()), "no eps"),
                       (_fold(lambda bn: bn.running_var + bn.eps), "divided by the variance"),
                       (_fold(_EPS_VAR, bias=False), "bias is not"),
@@ -823,7 +823,7 @@ FORMULAS = {
     "check_param_shares": ["p.numel() for p", ".parameters()) /"],
     "check_paired_interval": ["t·s/√n", "mean ± t", "t_quantile_975(n - 1)", "stdev(d) /"],
     "check_seeds_for_half_width": ["t(n−1)/√n", "width(n) <= width(5) / 2"],
-    "check_confusion": ["m[t, p] += 1", "labels * k + pred"],
+    "check_confusion": ["m.sum(1)", "diagonal() /", "1 - m.diag"],
     "check_receptive_field": ["(k − 1) times", "(kernel - 1) * jump", "jump *= stride", "(k - 1) *"],
     "check_top5": ["softmax(0)", "topk(5)"],
     "check_caffe_input": ["flip(0) * 255", "* 255 - "],

@@ -141,10 +141,12 @@ def _learner_frame(tb) -> bool:
 
 
 def run(fn: Callable, *args, **kwargs):
-    """Call the learner's code; an exception it raises is marked as the learner's."""
+    """Call the learner's code; an exception it raises is marked as the learner's. One already
+    marked (`fn` is an answer that `exercise` guarded, which runs through `run` itself) passes
+    through as it is, not marked a second time."""
     try:
         return fn(*args, **kwargs)
-    except (_NotAttempted, CheckFailed, NotImplementedError, KeyboardInterrupt):
+    except (_NotAttempted, _LearnerError, CheckFailed, NotImplementedError, KeyboardInterrupt):
         raise
     except Exception as err:                               # noqa: BLE001 - any error of the learner's code
         raise _LearnerError(err) from err

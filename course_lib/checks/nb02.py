@@ -1,11 +1,14 @@
 """Checks of notebook 02 (the residual block): 02.1 the block's forward, 02.2 its parameter count,
-02.3 the identity race between a plain and a residual stack."""
+02.3 the identity race between a plain and a residual stack, and how far each trained stack is from
+the identity function on new inputs."""
 
 from __future__ import annotations
 
 from ..i18n import N_, _
 
+import copy
 import functools
+import math
 from typing import Callable
 
 import torch
@@ -13,8 +16,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..profiling import count_params
-from ._core import (same_losses, CheckFailed, expect, exercise, forward, integer, losses, module_answer, randomise_bn, run,
-                    used_modules)
+from ._core import (same_losses, CheckFailed, _NotAttempted, _is_stub, _placeholder_guard, expect, exercise, forward, integer,
+                    losses, module_answer, number, randomise_bn, run, used_modules)
+from ._predict import NOT_ASKED, WORDING_01_06, read_prediction, reveal_prediction
 
 
 # The two arms by name, as a learner reads them.
@@ -108,10 +112,10 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
 
 
 @functools.lru_cache(maxsize=64)          # deterministic runs: the check compares with each once per session
-def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2,
-                  pre_relu_target: bool = False, x_first: bool = False, zero_grad: bool = True) -> tuple[float, ...]:
+def _race_run(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2, pre_relu_target: bool = False,
+              x_first: bool = False, zero_grad: bool = True) -> tuple[tuple[float, ...], nn.Module]:
     """The run exercise 02.3 asks for (and, with the switches, the usual slips): the losses of 4
-    ResBlock(8, 8) trained with Adam to output their own input."""
+    ResBlock(8, 8) trained with Adam to output their own input, and the trained stack."""
     from ..models import ResBlock
 
     torch.manual_seed(seed)
@@ -129,19 +133,48 @@ def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float
         loss.backward()
         opt.step()
         out.append(loss.item())
-    return tuple(out)
+    return tuple(out), stack
+
+
+def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2,
+                  pre_relu_target: bool = False, x_first: bool = False, zero_grad: bool = True) -> tuple[float, ...]:
+    """The losses of the run exercise 02.3 asks for (and, with the switches, the usual slips)."""
+    return _race_run(use_residual, seed, steps, lr, pre_relu_target, x_first, zero_grad)[0]
 
 
 def _same(a: list[float], b: list[float]) -> bool:
     return same_losses(a, b, atol=1e-7)
 
 
-@exercise("Exercise 02.3")
-def check_identity_race(fn: Callable[[bool], list]) -> None:
-    """`fn(use_residual)` -> the 150 training losses of a stack of 4 ResBlock(8, 8) trained with
-    Adam (lr 0.01) to output its own input (MSE), for one batch x = ReLU(randn(32, 8, 8, 8))."""
+def _ratio_guess(value) -> float:
+    guess = number(value, N_("a number (the plain stack's final loss ÷ the residual stack's)"))
+    expect(math.isfinite(guess) and guess > 0, _("Predict a ratio: a positive number, above 1 if you expect the residual stack to end lower; you gave {guess!r}.").format(guess=guess))
+    return guess
+
+
+def _compare_ratio(guess: float, ratio: float, spread: dict | None) -> str:
+    if spread:
+        ratios = sorted(p / r for p, r in zip(spread["arms"]["plain"], spread["arms"]["residual"]))
+        return _("You predicted the plain stack's final loss to be {guess:.3g} times the residual stack's; in your run it is {ratio:.3g} times (over the course's {n} seeds: {low:.3g} to {high:.3g} times).").format(
+            guess=guess, ratio=ratio, n=len(ratios), low=ratios[0], high=ratios[-1])
+    return _("You predicted the plain stack's final loss to be {guess:.3g} times the residual stack's; in your run it is {ratio:.3g} times.").format(guess=guess, ratio=ratio)
+
+
+def check_identity_race(fit_identity: Callable[[bool], list], identity_gap: Callable[[nn.Module], float] = NOT_ASKED,
+                        predicted=NOT_ASKED) -> None:
+    """`fit_identity(use_residual)` -> the 150 training losses of a stack of 4 ResBlock(8, 8) trained
+    with Adam (lr 0.01) to output its own input (MSE), for one batch x = ReLU(randn(32, 8, 8, 8)).
+    `identity_gap(stack)` -> how far a trained stack is from the identity function: the mean squared
+    error of stack(x) against x on new inputs drawn like the training batch, in eval mode (the way
+    the stack computes after training). `predicted`: the learner's guess of the plain stack's final
+    loss ÷ the residual stack's, read before the runs and shown next to them."""
+    return exercise("Exercise 02.3")(lambda fit: _check_identity_race(fit, identity_gap, predicted))(fit_identity)
+
+
+def _check_identity_race(fn: Callable[[bool], list], identity_gap, predicted) -> None:
     from .spread import describe, load_spread
 
+    guess = read_prediction(predicted, _ratio_guess)
     runs = {}
     for use_residual in (True, False):
         arm = "residual" if use_residual else "plain"
@@ -171,3 +204,97 @@ def check_identity_race(fn: Callable[[bool], list]) -> None:
     spread = load_spread().get("02.3")
     if spread:
         print(describe(spread, {"residual": res, "plain": plain}, N_("final loss")))
+    reveal_prediction("Exercise 02.3", guess, lambda p: _compare_ratio(p, plain / res, spread), lambda p: f"{p:.3g}",
+                      wording=WORDING_01_06)
+    if identity_gap is NOT_ASKED:
+        return
+    try:
+        if identity_gap is None or identity_gap is Ellipsis or _is_stub(identity_gap):
+            raise _NotAttempted
+        gaps = _check_identity_gap(_placeholder_guard(identity_gap))
+    except (_NotAttempted, NotImplementedError):
+        print(_("Your race runs as it should; identity_gap is still a placeholder."))
+        raise
+    print(_("Your identity_gap on the two trained stacks: residual {res_gap:.3g} (last training loss {res:.3g}), plain {plain_gap:.3g} (last training loss {plain:.3g}).").format(
+        res_gap=gaps["residual"], res=res, plain_gap=gaps["plain"], plain=plain))
+
+
+# ---------------------------------------------------------------- 02.3, second part: is it the identity function?
+_FRESH = 4096          # the inputs on which the check measures the gap itself
+
+
+def _eval_identity_stack(g: torch.Generator) -> nn.Module:
+    """4 plain ResBlock(8, 8) that are exactly the identity for non-negative inputs in eval mode (each
+    BN undoes its own running statistics, chosen large), and far from it in train mode. Left in train
+    mode, as training leaves a stack."""
+    from ..models import ResBlock
+
+    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=False) for _unused in range(4)]).train()
+    with torch.no_grad():
+        for block in stack:
+            for conv, bn in ((block.conv1, block.bn1), (block.conv2, block.bn2)):
+                nn.init.dirac_(conv.weight)
+                bn.running_mean.copy_(torch.rand(8, generator=g) * 4 - 2)
+                bn.running_var.copy_(torch.rand(8, generator=g) * 4 + 2)
+                bn.weight.copy_((bn.running_var + bn.eps).sqrt())
+                bn.bias.copy_(bn.running_mean)
+    return stack
+
+
+def _gap(stack: nn.Module, x: torch.Tensor, train: bool = False, loss=F.mse_loss) -> float:
+    stack = copy.deepcopy(stack).train(train)
+    with torch.no_grad():
+        return loss(stack(x), x).item()
+
+
+def _buffers(stack: nn.Module) -> list[torch.Tensor]:
+    return [b.detach().clone() for b in stack.buffers()]
+
+
+def _gap_number(identity_gap, stack: nn.Module) -> float:
+    return number(identity_gap(stack), _("a number (the mean squared error)"))
+
+
+def _check_identity_gap(identity_gap) -> dict:
+    """Call the learner's identity_gap on a stack that is the identity in eval mode only, then on the
+    two trained stacks of the race; return its gaps on the latter."""
+    g = torch.Generator().manual_seed(3)
+    fresh = torch.relu(torch.randn(_FRESH, 8, 8, 8, generator=g))
+    exact = _eval_identity_stack(g)
+    given = copy.deepcopy(exact)
+    got = _gap_number(identity_gap, given)
+    moved = any(not torch.equal(a, b) for a, b in zip(_buffers(exact), _buffers(given)))
+    case = _("A stack that is exactly the identity for non-negative inputs, as it computes after training")
+    if not (math.isfinite(got) and abs(got) <= 1e-6):
+        expect(not moved, _("{case}: your identity_gap changed its running statistics, so it ran the stack in train mode. In train mode BN normalises each batch with its own statistics and updates the running ones; after training a stack runs in eval mode.").format(case=case))
+        expect(not _near(got, _gap(exact, fresh, train=True), 0.3),
+               _("{case}: your identity_gap gives {got:.3g}, what the stack gives in train mode. After training a stack runs in eval mode, where BN uses its running statistics.").format(case=case, got=got))
+        negative = torch.randn(_FRESH, 8, 8, 8, generator=g)
+        expect(not _near(got, _gap(exact, negative), 0.2),
+               _("{case}: your identity_gap gives {got:.3g}, what it gives for inputs with negative values. A block's input comes after a ReLU: draw non-negative inputs, like the training batch.").format(case=case, got=got))
+        raise CheckFailed(_("{case}: your identity_gap gives {got:.3g}, not 0. Measure the mean squared error of stack(x) against x, in the mode a trained stack runs in, on non-negative inputs.").format(case=case, got=got))
+    gaps = {}
+    for arm, use_residual in (("residual", True), ("plain", False)):
+        trained = _race_run(use_residual)[1]
+        want = _gap(trained, fresh)
+        got = gaps[arm] = _gap_number(identity_gap, copy.deepcopy(trained))
+        if _near(got, want, 0.5):
+            continue
+        kind = _("{capitalize} stack, as trained by the race").format(capitalize=_(ARMS[arm]))
+        expect(not (got > 0 and got / want >= 100),
+               _("{kind}: your gap is {ratio:,.0f} times the mean squared error: it looks like a sum. Take the mean of the squared errors, as F.mse_loss does, so that it compares with the training losses.").format(kind=kind, ratio=got / want))
+        expect(not _near(got, math.sqrt(want), 0.15),
+               _("{kind}: your gap, {got:.3g}, is the root of the mean squared error ({want:.3g}). Leave out the square root, so that it compares with the training losses.").format(kind=kind, got=got, want=want))
+        expect(not _near(got, _gap(trained, fresh, loss=F.l1_loss), 0.15),
+               _("{kind}: your gap, {got:.3g}, is the mean absolute error. Measure the mean squared error ({want:.3g} on the check's inputs), so that it compares with the training losses.").format(kind=kind, got=got, want=want))
+        again = [_gap_number(identity_gap, copy.deepcopy(trained)) for _unused in range(2)]
+        values = [got] + again
+        expect(not (min(values) > 0 and math.log(max(values) / min(values)) > 0.35),
+               _("{kind}: your gap changes from call to call ({low:.3g} to {high:.3g}). Measure it on more inputs: a few hundred.").format(kind=kind, low=min(values), high=max(values)))
+        raise CheckFailed(_("{kind}: your gap is {got:.3g}; on {n:,} new inputs, in eval mode, it is {want:.3g}. Draw new inputs like the training batch (ReLU of standard normal numbers, shape (N, 8, 8, 8)) and compare stack(x) with x.").format(
+            kind=kind, got=got, n=_FRESH, want=want))
+    return gaps
+
+
+def _near(got: float, want: float, tol: float) -> bool:
+    return got > 0 and want > 0 and math.isfinite(got) and abs(math.log(got / want)) <= tol

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ..i18n import _
-
 from ..i18n import N_, _
 
 import math
@@ -15,6 +13,7 @@ import torch.nn as nn
 
 from ..analysis import conv_output_size
 from ._core import CheckFailed, expect, exercise, integer, number, tensor
+from ._predict import WORDING_01_06, read_prediction, record_prediction, reveal_prediction, with_prediction
 
 _SIZE_CASES = [(224, 7, 3, 2), (112, 3, 1, 2), (56, 3, 1, 1), (56, 1, 0, 2), (32, 3, 1, 2), (7, 3, 0, 1),
                (28, 5, 0, 1), (5, 3, 1, 2), (9, 3, 0, 2), (10, 4, 1, 3)]
@@ -44,11 +43,48 @@ def check_output_size(fn: Callable[[int, int, int, int], int]) -> None:
     raise CheckFailed(_("For size={case_0}, k={case_1}, p={case_2}, s={case_3}: nn.Conv2d gives {w}, you have {g:g}. Build that nn.Conv2d and count where its window can stand.").format(case_0=case[0], case_1=case[1], case_2=case[2], case_3=case[3], w=w, g=g))
 
 
-@exercise("Exercise 03.2")
-def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
+_PREDICTED_SIZES = (7, 97)          # the inputs whose sides notebook 03 asks the learner to predict
+
+
+def _sides_guess(value) -> tuple | None:
+    """The learner's predicted sides for the 7×7 and 97×97 inputs: a pair (or {7: …, 97: …}) of five
+    whole numbers each, or `...` for a size not predicted."""
+    if isinstance(value, dict):
+        value = tuple(value.get(size, ...) for size in _PREDICTED_SIZES)
+    expect(isinstance(value, (list, tuple)) and len(value) == 2,
+           _("Write your prediction as a pair: (the five sides for 7×7, the five sides for 97×97); you gave {value!r}.").format(value=value))
+    guess = []
+    for sides in value:
+        if sides is Ellipsis or sides is None:
+            guess.append(None)
+            continue
+        expect(isinstance(sides, (list, tuple)) and len(sides) == 5,
+               _("Predict five sides for each input (after the stem, layer1, layer2, layer3, layer4); you gave {sides!r}.").format(sides=sides))
+        guess.append(tuple(integer(v, N_("whole numbers of pixels")) for v in sides))
+    return tuple(guess) if any(g is not None for g in guess) else None
+
+
+def _compare_sides(guess: tuple, measured: dict) -> str:
+    lines = []
+    for size, sides in zip(_PREDICTED_SIZES, guess):
+        if sides is None:
+            lines.append(_("{size}×{size}: no prediction; the model gives {model}.").format(size=size, model=measured[size]))
+        else:
+            right = sum(a == b for a, b in zip(sides, measured[size]))
+            lines.append(_("{size}×{size}: you predicted {guess}; the model gives {model} ({right} of 5 sides as you predicted).").format(
+                size=size, guess=list(sides), model=measured[size], right=right))
+    return "\n".join(lines)
+
+
+def _check_stage_sizes(fn: Callable[[int, str], list], predicted) -> None:
     """`fn(size, stem)` -> the sides of the feature maps of the course's resnet18(stem=stem) for a
-    size×size input: [after the stem, after layer1, layer2, layer3, layer4]."""
+    size×size input: [after the stem, after layer1, layer2, layer3, layer4]. `predicted`, optional:
+    the learner's guess of the sides for 7×7 and 97×97 inputs (ImageNet stem), shown next to the
+    model's once the answer passes."""
     from ..models import resnet18
+
+    guess = read_prediction(predicted, _sides_guess)
+    measured = {}
 
     out = conv_output_size
 
@@ -78,6 +114,8 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
         got = [integer(v, _("whole numbers of pixels")) for v in answer]
         case = _("For a {size}×{size} input and stem={stem!r}").format(size=size, stem=stem)
         expect(len(got) == 5, _("{case}: return 5 sides (after the stem, layer1, layer2, layer3, layer4), not {got}.").format(case=case, got=len(got)))
+        if stem == "imagenet":
+            measured[size] = sides
         if got == sides:
             continue
         expect(not (stem == "imagenet" and got == arithmetic(size, stem, pool=False)),
@@ -86,7 +124,15 @@ def check_stage_sizes(fn: Callable[[int, str], list]) -> None:
                _("{case}: halving with // 2 is not what a stride-2 layer does to an odd side. Work each layer out with your output_size.").format(case=case))
         expect(got[1] == got[0], _("{case}: layer1 has stride 1, so it keeps the size of the stem's output.").format(case=case))
         expect(stem != "cifar" or got[0] == size, _("{case}: the CIFAR stem is a 3×3 convolution of stride 1 with padding 1, so it keeps the input's size.").format(case=case))
+        if stem == "imagenet" and size in _PREDICTED_SIZES:
+            record_prediction("Exercise 03.2", guess)         # the hint below shows the model's sides
         raise CheckFailed(_("{case}: the model gives {sides}, you have {got}. Trace one layer at a time with the cells above.").format(case=case, sides=sides, got=got))
+    reveal_prediction("Exercise 03.2", guess, lambda p: _compare_sides(p, measured),
+                      lambda p: ", ".join(f"{size}×{size} {list(sides) if sides else '—'}" for size, sides in zip(_PREDICTED_SIZES, p)),
+                      wording=WORDING_01_06)
+
+
+check_stage_sizes = with_prediction("Exercise 03.2", _check_stage_sizes)
 
 
 @exercise("Exercise 03.3")
@@ -100,9 +146,14 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
         side = (size - 1) // stride + 1
         case = _("For x of shape {x_shape} → {c_out} channels, stride {stride}").format(x_shape=tuple(x.shape), c_out=c_out, stride=stride)
         if tuple(got.shape) != (2, c_out, side, side):
-            expect(got.ndim != 4 or got.shape[1] != c_in, _("{case}: your output has shape {got_shape}, still {c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.").format(case=case, got_shape=tuple(got.shape), c_in=c_in, c_out=c_out))
-            expect(got.ndim != 4 or got.shape[1] != c_out or got.shape[2] == side,
-                   _("{case}: your output's sides are {got_shape_2}, F(x)'s are {value}. Pad channels only, not height or width, and subsample by the stride.").format(case=case, got_shape_2=tuple(got.shape[2:]), value=(side, side)))
+            expect(got.ndim != 4 or c_in == c_out or got.shape[1] != c_in, _("{case}: your output has shape {got_shape}, still {c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.").format(case=case, got_shape=tuple(got.shape), c_in=c_in, c_out=c_out))
+            if got.ndim == 4 and got.shape[1] == c_out and tuple(got.shape[2:]) != (side, side):
+                sides = tuple(got.shape[2:])
+                expect(not (stride > 1 and sides == (size, size)),
+                       _("{case}: your output keeps all {size}×{size} pixels, F(x)'s has {side}×{side}. Subsample x by the stride, as F(x)'s first convolution does.").format(case=case, size=size, side=side))
+                steps = [s for s in range(1, 5) if s != stride and sides == ((size - 1) // s + 1,) * 2]
+                expect(not steps, _("{case}: your output is {got_side}×{got_side}, as if the stride were {other}. Subsample by the stride you are given, not by a fixed step.").format(case=case, got_side=sides[0], other=steps[0] if steps else 0))
+                raise CheckFailed(_("{case}: your output's sides are {got_shape_2}, F(x)'s are {value}. Pad channels only, not height or width, and subsample by the stride.").format(case=case, got_shape_2=sides, value=(side, side)))
             raise CheckFailed(_("{case}: expected shape {value}, got {got_shape}.").format(case=case, value=(2, c_out, side, side), got_shape=tuple(got.shape)))
         sub = x[:, :, ::stride, ::stride]
         offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)

@@ -1,9 +1,10 @@
 """Checks of notebook 08 (the depth explorer): 08.1 a guess of plain-32's gradient ratio,
-08.2 the parameters of option B's projections, 08.3 a receptive field."""
+08.2 the parameters of option B's projections, 08.3 a receptive field (with plain-20's, predicted
+first)."""
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..i18n import N_, _
 
 import math
 import statistics
@@ -11,6 +12,7 @@ from typing import Callable
 
 from ..profiling import count_params
 from ._core import CheckFailed, expect, exercise, integer, number
+from ._predict import WORDING_07_10, read_prediction, reveal_prediction, with_prediction
 
 SPREAD_SEEDS = (0, 1, 2, 3, 4)
 
@@ -63,19 +65,78 @@ def _receptive_field(layers, strides_used: bool = True) -> int:
     return size
 
 
-@exercise("Exercise 08.3")
-def check_receptive_field(fn: Callable[[list], int]) -> None:
-    """`fn(layers)` -> the receptive field (in input pixels) of one output position after a stack
-    of layers given as (kernel, stride) pairs."""
+def _field_scaled_by_stride(layers) -> int:
+    """The field seen so far multiplied by each layer's stride, as if a stride widened it."""
+    r = 1
+    for k, s in layers:
+        r = r * s + (k - 1)
+    return r
+
+
+def _influencing_pixels(layers) -> int:
+    """How many input pixels one output position depends on: the window with the holes that a
+    stride larger than the kernel leaves (what counting nonzero input gradients measures)."""
+    positions = {0}
+    for k, s in reversed(layers):
+        positions = {p * s + i for p in positions for i in range(k)}
+    return len(positions)
+
+
+def plain20_layers() -> list[tuple[int, int]]:
+    """(kernel, stride) of plain-20's convolutions, in order, read from `cifar_resnet(20)`."""
+    import torch.nn as nn
+
+    from ..models import cifar_resnet
+
+    return [(m.kernel_size[0], m.stride[0]) for m in cifar_resnet(20, use_residual=False).modules()
+            if isinstance(m, nn.Conv2d)]
+
+
+# Each typical slip as a function of the layers, and its hint. A slip is named only when the
+# learner's answer agrees with it on every case, so a number that one slip gives by coincidence on
+# one stack (`r * s + (k - 1)` gives 6 for [(3, 2), (3, 1)], the sum of the kernels) is not
+# taken for another.
+_SLIPS = (
+    (lambda layers: _receptive_field(layers, strides_used=False),
+     N_("For {layers} you get {got}, as if every stride were 1. After a stride-2 layer, neighbouring positions of the next layer are 2 input pixels apart.")),
+    (lambda layers: sum(k for k, _unused in layers),
+     N_("For {layers} you added the kernel sizes ({got}). Neighbouring windows overlap, so each layer adds less than its kernel.")),
+    (lambda layers: 1 + sum((k - 1) * math.prod(s for _unused, s in layers[: i + 1]) for i, (k, _unused) in enumerate(layers)),
+     N_("For {layers} you get {got}: your layers count their own stride too. A layer's stride spaces out the layers after it, not its own window.")),
+    (lambda layers: math.prod(k for k, _unused in layers),
+     N_("For {layers} you multiplied the kernel sizes ({got}). Stacked windows grow by adding, not multiplying.")),
+    (_field_scaled_by_stride,
+     N_("For {layers} you get {got}: you multiplied the field seen so far by each layer's stride. A stride does not widen what the layers before it see; it spaces out the windows of the layers after it.")),
+    (_influencing_pixels,
+     N_("For {layers} you get {got}: you counted the input pixels that reach the output, but a stride larger than its kernel skips pixels inside the window. The receptive field is the window's width, from its first pixel to its last, skipped ones included.")),
+)
+
+DIGIT_SIZE = 16                         # the sweep's digits are 16×16 (notebook 08)
+
+
+def _check_receptive_field(fn: Callable[[list], int], predicted) -> None:
+    """`fn(layers)` -> the receptive field (in input pixels, one side) of one output position after
+    a stack of layers given as (kernel, stride) pairs: the width of the window of input pixels it
+    depends on, from the first to the last. `predicted`, optional: plain-20's receptive field as the
+    learner predicted it before writing any code (a whole number, or `...`)."""
+    guess = read_prediction(predicted, lambda v: integer(v, N_("a whole number of pixels as your prediction")), none_means=None)
+    plain20 = plain20_layers()
     cases = [[(3, 1)], [(3, 1), (3, 1)], [(3, 2), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 1)], [(3, 1)] * 19,
-             [(3, 2), (3, 2), (3, 2)], [(1, 2), (3, 1)]]
-    for layers in cases:
-        got, want = integer(fn(list(layers)), _("a whole number of pixels")), _receptive_field(layers)
-        if got == want:
-            continue
-        expect(got != _receptive_field(layers, strides_used=False), _("For {layers} you get {got}, as if every stride were 1. After a stride-2 layer, neighbouring positions of the next layer are 2 input pixels apart.").format(layers=layers, got=got))
-        expect(got != sum(k for k, _unused in layers), _("For {layers} you added the kernel sizes ({got}). Neighbouring windows overlap, so each layer adds less than its kernel.").format(layers=layers, got=got))
-        after = 1 + sum((k - 1) * math.prod(s for _unused, s in layers[: i + 1]) for i, (k, _unused) in enumerate(layers))
-        expect(got != after, _("For {layers} you get {got}: your layers count their own stride too. A layer's stride spaces out the layers after it, not its own window.").format(layers=layers, got=got))
-        expect(got != math.prod(k for k, _unused in layers), _("For {layers} you multiplied the kernel sizes ({got}). Stacked windows grow by adding, not multiplying.").format(layers=layers, got=got))
-        raise CheckFailed(_("For {layers} the receptive field is {want}, you have {got}. Work out two layers by hand on paper, then code what you did.").format(layers=layers, want=want, got=got))
+             [(3, 2), (3, 2), (3, 2)], [(1, 2), (3, 1)], [(1, 2), (3, 2), (3, 1)], plain20]
+    got = [integer(fn(list(layers)), _("a whole number of pixels")) for layers in cases]
+    want = [_receptive_field(layers) for layers in cases]
+    if got != want:
+        first = next(i for i in range(len(cases)) if got[i] != want[i])
+        layers = cases[first] if cases[first] is not plain20 else _("plain-20's layers")
+        for slip, hint in _SLIPS:
+            if got == [slip(case) for case in cases]:
+                raise CheckFailed(_(hint).format(layers=layers, got=got[first]))
+        raise CheckFailed(_("For {layers} the receptive field is {want}, you have {got}. Work out two layers by hand on paper, then code what you did.").format(layers=layers, want=want[first], got=got[first]))
+    field = got[-1]
+    measured = _("Plain-20's {count} convolutions (read from cifar_resnet(20)) give one output position a receptive field of {field} × {field} input pixels, against a {digit} × {digit} digit.").format(
+        count=len(plain20), field=field, digit=DIGIT_SIZE)
+    reveal_prediction("Exercise 08.3", guess, lambda p: _("You predicted {predicted} pixels. {measured}").format(predicted=p, measured=measured),
+                      measured=measured, wording=WORDING_07_10)
+
+
+check_receptive_field = with_prediction("Exercise 08.3", _check_receptive_field)
