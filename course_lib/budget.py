@@ -283,23 +283,31 @@ def growth_fits(result: dict, arm: str = "plain", threshold: float = 0.05) -> di
     return out
 
 
+def error_at(run: dict, step: int) -> float | None:
+    """A run's training error (train mode, the epoch's mean) in its last epoch ending at or before
+    `step`; None when no epoch had ended by then."""
+    errors = [e for end, e in zip(run["epoch_end"], run["epoch_error"]) if end <= step]
+    return errors[-1] if errors else None
+
+
 def equal_budget(result: dict) -> list[dict]:
     """At each budget mark and depth where every plain run was still training: the plain nets'
-    training error (eval mode, whole training set) minus their residual twins' error when those
-    stopped, at or before that mark (paired by seed). The twins had at most as many steps, so a
-    difference above zero is a conservative measure of the residual advantage at equal budget."""
+    training error (train mode, the mean over the last epoch ending at the mark, the measure the
+    thresholds use) minus their residual twins' error in their last epoch, when they stopped at or
+    before that mark (paired by seed). The twins had at most as many steps, so a difference above
+    zero is a conservative measure of the residual advantage at equal budget."""
     by = cells(result)
     rows = []
     for mark in result["config"]["marks"]:
         for depth in result["config"]["depths"]:
             plain, res = by.get((depth, "plain"), []), by.get((depth, "residual"), [])
-            pairs = [(p["error_at_mark"].get(str(mark)), q) for p, q in zip(plain, res) if p["seed"] == q["seed"]]
-            if not pairs or any(e is None for e, _q in pairs) or any(q["steps"] > mark for _e, q in pairs):
+            pairs = [(p, q) for p, q in zip(plain, res) if p["seed"] == q["seed"]]
+            if not pairs or any(p["steps"] < mark or q["steps"] > mark for p, q in pairs):
                 continue
-            rows.append({"mark": mark, "depth": depth,
-                         "plain": [e for e, _q in pairs], "residual": [q["final_train_error"] for _e, q in pairs],
-                         "residual_steps": [q["steps"] for _e, q in pairs],
-                         "diff": paired_difference([e for e, _q in pairs], [q["final_train_error"] for _e, q in pairs])})
+            a = [error_at(p, mark) for p, _q in pairs]
+            b = [q["epoch_error"][-1] for _p, q in pairs]
+            rows.append({"mark": mark, "depth": depth, "plain": a, "residual": b,
+                         "residual_steps": [q["steps"] for _p, q in pairs], "diff": paired_difference(a, b)})
     return rows
 
 
@@ -317,8 +325,11 @@ def verdicts(result: dict, threshold: float = 0.05) -> list[str]:
             lines.append(_("{name}: stuck within {cap} steps: no seed reached {t:.0%} training error").format(
                 name=name, cap=row["cap"], t=threshold))
         elif len(reached) < n:
-            lines.append(_("{name}: {k} of {n} seeds reached {t:.0%} within {cap} steps; the others did not").format(
-                name=name, k=len(reached), n=n, t=threshold, cap=row["cap"]))
+            missed = [r for r in cells(result)[(row["depth"], "plain")] if r.get("steps_to", {}).get(str(threshold)) is None]
+            lines.append(_("{name}: {k} of {n} seeds reached {t:.0%} within {cap} steps (after {steps} steps); the "
+                           "others ended the cap at {errors} training error (eval mode, whole training set)").format(
+                name=name, k=len(reached), n=n, t=threshold, cap=row["cap"], steps=", ".join(map(str, reached)),
+                errors=", ".join(f"{r['final_train_error']:.2%}" for r in missed)))
         elif ci and ci["n"] > 1:
             verdict = (_("slower than its residual twin beyond seed noise") if ci["ci_low"] > 0 else
                        _("not slower than its residual twin beyond seed noise") if not ci["excludes_zero"] else

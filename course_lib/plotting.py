@@ -327,20 +327,18 @@ def plot_budget(result: dict, axes=None, colors=None):
     cmap = plt.get_cmap("viridis")
     by = cells(result)
     for i, depth in enumerate(depths):
-        color = cmap(i / max(len(depths) - 1, 1))
+        color = cmap(0.85 * i / max(len(depths) - 1, 1))        # viridis without its palest yellow
         for arm, style in (("plain", "-"), ("residual", "--")):
             runs = [r for r in by.get((depth, arm), []) if "epoch_error" in r]
-            if not runs:
-                continue
-            n = min(len(r["epoch_error"]) for r in runs)       # the epochs every seed ran
-            err = np.mean([r["epoch_error"][:n] for r in runs], axis=0)
-            axes[0].plot(runs[0]["epoch_end"][:n], np.maximum(err, 1e-4), style, color=color, label=f"{arm}-{depth}")
+            for k, r in enumerate(runs):                         # one line per seed: runs stop at different steps
+                axes[0].plot(r["epoch_end"], np.maximum(r["epoch_error"], 1e-4), style, color=color, lw=1.2,
+                             alpha=0.85, label=f"{arm}-{depth}" if k == 0 else None)
     for m in cfg["milestones"]:
         axes[0].axvline(m * cfg["max_steps"], color="grey", lw=0.8, ls=":")
     for t in cfg["thresholds"]:
         axes[0].axhline(t, color="grey", lw=0.6)
     axes[0].set(xlabel="step", ylabel="training error of the epoch (train mode)", yscale="log",
-                title="training error against steps (mean over seeds; dotted: lr ÷ 10)")
+                title="training error against steps, one line per seed (dotted: lr ÷ 10)")
     colors = colors or {"plain": PALETTE[3], "residual": PALETTE[2]}
     for arm, marker, shift in (("plain", "o", -0.6), ("residual", "s", 0.6)):
         for depth in depths:
@@ -353,6 +351,9 @@ def plot_budget(result: dict, axes=None, colors=None):
     axes[1].plot([], [], "^", color="grey", mfc="none", label="not reached within the cap")
     axes[1].set(xlabel="depth", ylabel="steps to 5% training error", yscale="log",
                 title="steps to 5% training error, one mark per seed")
+    marks = [v for r in result["runs"] for v in [r.get("steps_to", {}).get("0.05")] if v is not None]
+    if marks:
+        axes[1].set_ylim(min(marks) / 1.5, cfg["max_steps"] * 1.5)
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, ncol=2)

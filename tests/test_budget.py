@@ -42,7 +42,7 @@ def _fake(depths=(20, 32, 44), plain=(100, 400, None), residual=(50, 60, 70), se
     for s in seeds:
         for d, p, r in zip(depths, plain, residual):
             for arm, v in (("plain", p), ("residual", r)):
-                v = None if v is None else v * (1 + 0.1 * s)
+                v = None if v is None else round(v * (1 + 0.1 * s))
                 runs.append({"depth": d, "arm": arm, "seed": s, "steps_to": {"0.05": v, "0.01": v},
                              "error_at_mark": {"320": 0.5 if arm == "plain" else None}, "final_train_error": 0.005})
     cfg = json.loads(json.dumps(vars(BudgetConfig(depths=tuple(depths)))))
@@ -112,19 +112,22 @@ def test_verdicts_say_slow_stuck_or_mixed_from_the_runs():
     for r in mixed["runs"]:
         if (r["depth"], r["arm"], r["seed"]) == (44, "plain", 2):
             r["steps_to"]["0.05"] = None
-    assert budget.verdicts(mixed)[2] == "plain-44: 2 of 3 seeds reached 5% within 2560 steps; the others did not"
+    assert budget.verdicts(mixed)[2] == ("plain-44: 2 of 3 seeds reached 5% within 2560 steps (after 1600, 1760 steps); "
+                                         "the others ended the cap at 0.50% training error (eval mode, whole training set)")
 
 
 def test_equal_budget_compares_plain_at_the_mark_with_residual_where_it_stopped():
     result = _fake(depths=(20,), plain=(100,), residual=(50,))
     for r in result["runs"]:
-        r["steps"] = 300 if r["arm"] == "residual" else 2560
-        r["error_at_mark"] = {"320": 0.2 + 0.01 * r["seed"], "640": 0.1} if r["arm"] == "plain" else {}
-        r["final_train_error"] = 0.005
+        if r["arm"] == "plain":
+            r.update(steps=2560, epoch_end=[300, 600, 900], epoch_error=[0.2 + 0.01 * r["seed"], 0.1, 0.05])
+        else:
+            r.update(steps=300, epoch_end=[150, 300], epoch_error=[0.3, 0.005])
+    assert budget.error_at(result["runs"][0], 650) == 0.1 and budget.error_at(result["runs"][0], 299) is None
     rows = budget.equal_budget(result)
-    assert [(row["mark"], row["depth"]) for row in rows] == [(320, 20), (640, 20)]
+    assert [(row["mark"], row["depth"]) for row in rows] == [(320, 20), (640, 20), (1280, 20), (2560, 20)]
     assert rows[0]["diff"]["mean"] == pytest.approx(0.205) and rows[0]["diff"]["excludes_zero"]
     for r in result["runs"]:
         if r["arm"] == "residual":
             r["steps"] = 400                                   # stopped after the first mark: no pair there
-    assert [row["mark"] for row in budget.equal_budget(result)] == [640]
+    assert [row["mark"] for row in budget.equal_budget(result)] == [640, 1280, 2560]
