@@ -77,17 +77,31 @@ def run_date(nb: dict) -> str:
     return min(stamps)[:10] if stamps else "unknown"
 
 
+def shared(nb: dict) -> bool:
+    """Was the saved run made with one thread while another notebook ran beside it? (The notebook's
+    metadata says so: `"course": {"run": "shared"}`, set by whoever ran it that way.) Its times
+    are then upper bounds of a quiet run, and the text says so."""
+    return nb.get("metadata", {}).get("course", {}).get("run") == "shared"
+
+
 def header_line(nb: dict) -> str:
+    if shared(nb):
+        return _("**Full run:** {time} on a 2-core CPU shared with another notebook's run (one thread each), measured "
+                 "{date} (`jupyter nbconvert --execute`, the run whose outputs you see): an upper bound of a quiet "
+                 "run. Your machine may differ: every slow cell shows a progress bar with the time left."
+                 ).format(time=duration(notebook_seconds(nb)), date=run_date(nb))
     return _("**Full run:** {time} on a 2-core CPU, measured {date} (`jupyter nbconvert --execute`, the run whose "
              "outputs you see). Your machine may differ: every slow cell shows a progress bar with the time left."
              ).format(time=duration(notebook_seconds(nb)), date=run_date(nb))
 
 
-def slow_note(seconds: float, k: int = 1) -> str:
+def slow_note(seconds: float, k: int = 1, shared_run: bool = False) -> str:
     which = _("The next code cell") if k == 1 else _("The {ordinal} code cell below").format(ordinal=ordinal(k))
-    return ("<!-- runtime -->*" + _("{which} took {time} in the committed full run (2-core CPU); its progress bar "
-                                    "shows the time left on your machine.").format(which=which, time=duration(seconds))
-            + "*<!-- /runtime -->")
+    text = (_("{which} took {time} in the committed full run (2-core CPU shared with another notebook's run: an "
+              "upper bound); its progress bar shows the time left on your machine.") if shared_run else
+            _("{which} took {time} in the committed full run (2-core CPU); its progress bar "
+              "shows the time left on your machine."))
+    return "<!-- runtime -->*" + text.format(which=which, time=duration(seconds)) + "*<!-- /runtime -->"
 
 
 def ordinal(n: int) -> str:
@@ -108,7 +122,7 @@ def updated(nb: dict) -> dict:
         above = next((j for j in range(i - 1, -1, -1) if cells[j]["cell_type"] == "markdown"), None)
         if above is not None:
             k = sum(cells[j]["cell_type"] == "code" for j in range(above + 1, i + 1))
-            notes.setdefault(above, []).append(slow_note(seconds, k))
+            notes.setdefault(above, []).append(slow_note(seconds, k, shared(nb)))
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "markdown":
             text = SLOW_NOTE.sub("", "".join(cell["source"])).rstrip("\n")

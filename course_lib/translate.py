@@ -228,9 +228,11 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
     english = json.loads(nb.read_text(encoding="utf-8"))
     entries = _catalog_entries(nb)
     target = OUT / nb.name
-    previous = {}
+    previous, previous_run = {}, None
     if target.exists():
-        for cell in json.loads(target.read_text(encoding="utf-8"))["cells"]:
+        old_nb = json.loads(target.read_text(encoding="utf-8"))
+        previous_run = old_nb.get("metadata", {}).get("course", {}).get("run")    # how its saved run was made
+        for cell in old_nb["cells"]:
             if cell["cell_type"] == "code":
                 previous[(cell.get("id"), _source(cell))] = cell
     out = copy.deepcopy(english)
@@ -259,6 +261,8 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
                 cell["outputs"], cell["execution_count"] = [], None
                 cell["metadata"].pop("execution", None)
     out["metadata"]["course"] = {"language": LANG, "source": f"../{nb.name}"}
+    if previous_run:
+        out["metadata"]["course"]["run"] = previous_run
     with using(LANG):                          # the run-time lines, from this edition's own run
         runtimes.updated(out)
     return out, untranslated

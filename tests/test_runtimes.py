@@ -55,3 +55,14 @@ def test_every_slow_cell_announces_itself_and_how_to_skip_it(path):
         assert "<!-- runtime -->" in above, f"cell {i} took {seconds:.0f} s with no note above it"
         assert "skip" in above.lower() or "COURSE_FAST=1" in above, \
             f"cell {i} took {seconds:.0f} s: say above it how to skip it or make it short"
+
+
+def test_a_run_shared_with_another_notebook_says_its_times_are_upper_bounds():
+    nb = {"metadata": {"course": {"run": "shared"}},
+          "cells": [{"cell_type": "markdown", "source": "# 99 · A title", "metadata": {}},
+                    {"cell_type": "markdown", "source": "Train it.", "metadata": {}}, timed("train()", 130)]}
+    out = runtimes.updated(json.loads(json.dumps(nb)))
+    head, note = "".join(out["cells"][0]["source"]), "".join(out["cells"][1]["source"])
+    assert "shared with another notebook's run (one thread each)" in head and "an upper bound of a quiet run" in head
+    assert "2-core CPU shared with another notebook's run: an upper bound" in note
+    assert runtimes.updated(json.loads(json.dumps(out))) == out
