@@ -197,10 +197,10 @@ def _stage_sizes_measured(size, stem):                     # measured with real 
     return np.array(sides)
 
 
-def _option_a_cat(x, c_out, stride):                       # torch.cat, zeros first, returned as NumPy
+def _option_a_cat(x, c_out, stride):                       # torch.cat, zeros first, returned as float64
     sub = x[:, :, ::stride, ::stride]
     zeros = torch.zeros(sub.shape[0], c_out - sub.shape[1], *sub.shape[2:])
-    return torch.cat([zeros, sub], dim=1).numpy()
+    return torch.cat([zeros, sub], dim=1).double()
 
 
 # ---------------------------------------------------------------- 04

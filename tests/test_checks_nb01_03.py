@@ -474,3 +474,91 @@ def test_the_notebooks_stubs_are_not_attempted_and_say_nothing_of_predictions(no
     assert "not attempted yet" in out and "predict" not in out.lower()
     if "predicted" in source:
         assert "predicted=" in source.splitlines()[-1]
+
+
+# ================================================================ 03.3: gradient, stride 1 with more channels, rounding
+def _option_a_detach(x, out_channels, stride):
+    x = x[:, :, ::stride, ::stride].detach()        # cuts the gradient through the shortcut
+    return F.pad(x, (0, 0, 0, 0, 0, out_channels - x.shape[1]))
+
+
+def _option_a_numpy(x, out_channels, stride):
+    a = x.detach().numpy()[:, :, ::stride, ::stride]
+    out = np.zeros((a.shape[0], out_channels) + a.shape[2:], dtype=a.dtype)
+    out[:, :a.shape[1]] = a
+    return torch.from_numpy(out)
+
+
+def _option_a_numpy_of_x(x, out_channels, stride):       # x.numpy() itself: refused by torch when x requires grad
+    a = x.numpy()[:, :, ::stride, ::stride]
+    return F.pad(torch.from_numpy(a.copy()), (0, 0, 0, 0, 0, out_channels - a.shape[1]))
+
+
+@pytest.mark.parametrize("answer", [_option_a_detach, _option_a_numpy, _option_a_numpy_of_x],
+                         ids=["detach", "numpy round trip", "x.numpy()"])
+def test_03_3_a_shortcut_without_gradient_is_refused(answer):
+    message = refused(checks.check_option_a, answer)
+    assert "The shortcut must let the gradient through: no .detach() / NumPy" in message, message
+    assert "no gradient reaches x" in message
+
+
+def test_03_3_a_shortcut_with_a_wrong_gradient_is_refused():
+    class Halved(torch.autograd.Function):                # right values, half the gradient
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g / 2
+
+    def option_a(x, out_channels, stride):
+        x = Halved.apply(x)[:, :, ::stride, ::stride]
+        return F.pad(x, (0, 0, 0, 0, 0, out_channels - x.shape[1]))
+    assert "gradient that reaches x" in refused(checks.check_option_a, option_a)
+
+
+def test_03_3_returning_x_for_stride_1_is_refused_when_channels_grow():
+    def option_a(x, out_channels, stride):
+        if stride == 1:
+            return x
+        x = x[:, :, ::stride, ::stride]
+        return F.pad(x, (0, 0, 0, 0, 0, out_channels - x.shape[1]))
+    message = refused(checks.check_option_a, option_a)
+    assert "stride 1" in message and "you return x unchanged" in message and "grow from 8 to 16" in message, message
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x, c, s: F.pad(F.interpolate(x, scale_factor=1 / s, mode="nearest"), (0, 0, 0, 0, 0, c - x.shape[1])),
+    lambda x, c, s: F.pad(x[:, :, :x.shape[2] // s * s:s, :x.shape[3] // s * s:s], (0, 0, 0, 0, 0, c - x.shape[1])),
+], ids=["interpolate", "floor slice"])
+def test_03_3_a_floor_sized_output_is_told_it_rounds_down(answer):
+    message = refused(checks.check_option_a, answer)
+    assert "rounds the size down" in message and "ceil(H/s)" in message and "3×3, F(x)'s is 4×4" in message, message
+    assert "as if the stride were" not in message
+
+
+def test_03_3_a_shortcut_that_keeps_the_gradient_passes(capsys):
+    def option_a(x, out_channels, stride):               # zeros written in place keep the gradient of x
+        n, c, h, w = x.shape
+        out = torch.zeros(n, out_channels, (h + stride - 1) // stride, (w + stride - 1) // stride, dtype=x.dtype)
+        out[:, :c] = x[:, :, ::stride, ::stride]
+        return out
+    passes(checks.check_option_a, capsys, option_a)
+
+
+# ================================================================ 02.3: one block shared four times
+def fit_identity_shared_block(use_residual):        # the learner's code: [ResBlock(...)] * 4
+    torch.manual_seed(0)
+    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=use_residual)] * 4)
+    x = torch.relu(torch.randn(32, 8, 8, 8))
+    opt = torch.optim.Adam(stack.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(150):
+        opt.zero_grad(); loss = F.mse_loss(stack(x), x); loss.backward(); opt.step(); losses.append(loss.item())
+    return losses
+
+
+def test_02_3_one_block_shared_four_times_is_named():
+    message = refused(checks.check_identity_race, fit_identity_shared_block)
+    assert "one block shared by all four places" in message and "Follow the steps in order" not in message, message

@@ -143,6 +143,37 @@ def test_05_2_the_formula_typed_in_is_refused():
     assert "eps now outweighs the variance" in message and "not from a formula" in message
 
 
+def _learner_setup():
+    torch.manual_seed(0)
+    x = torch.randn(16, 4, 8, 8)
+    w = torch.randn(8, 4, 3, 3) * 0.2
+    r = torch.randn(16, 8, 8, 8)
+    bn = nn.BatchNorm2d(8).train()
+    return x, w, r, bn
+
+
+def _learner_scale_test(c):
+    x, w, r, bn = _learner_setup()
+    w1 = w.clone().requires_grad_()
+    out1 = bn(F.conv2d(x, w1, padding=1))
+    g1, = torch.autograd.grad((out1 * r).sum(), w1)
+    w2 = (c * w).clone().requires_grad_()
+    out2 = bn(F.conv2d(x, w2, padding=1))
+    g2, = torch.autograd.grad((out2 * r).sum(), w2)
+    return (out2 - out1).abs().max().item(), (g2.norm() / g1.norm()).item()
+
+
+def scale_swapped(c):                              # the learner's code: the right numbers, (ratio, change)
+    a, b = _learner_scale_test(c)
+    return b, a
+
+
+def test_05_2_the_numbers_in_the_wrong_order_are_named():
+    message = _refused(checks.check_scale_invariance, scale_swapped, match=r"At c = 10\.0: you return \(0\.1, .*\), the gradient ratio first and the output change second")
+    assert "(output_change, grad_ratio)" in message
+    _output(checks.check_scale_invariance, _learner_scale_test)
+
+
 def test_05_2_the_check_measures_its_own_random_case():
     change, ratio = nb05._own_scale_test(nb05.TINY_C)
     assert change > 1 and 1 < ratio < 1e4                           # far from (0, 1/c) = (0, 1e6)
@@ -357,6 +388,23 @@ def test_05_3_a_wrong_choice_of_gamma_gets_its_own_hint(which, pattern):
     _refused(checks.check_zero_gamma, functools.partial(zeroed, which), match=pattern)
 
 
+@functools.lru_cache(maxsize=None)
+def conv2_zeroed(zero_init):                        # the learner's code: conv2's weights zeroed instead of bn2's γ
+    seed_everything(0)
+    model = cifar_resnet(20)
+    if zero_init:
+        for m in model.modules():
+            if isinstance(m, ResBlock):
+                nn.init.zeros_(m.conv2.weight)
+    return tuple(_train(model))
+
+
+def test_05_3_zeroing_conv2_instead_of_gamma_is_named():
+    message = _refused(checks.check_zero_gamma, conv2_zeroed, match="you zeroed each block's conv2 weights, not bn2's γ")
+    assert "optimiser" not in message and "batches" not in message
+    assert conv2_zeroed(True)[0] == pytest.approx(first_losses_by_hand(True)[0], rel=1e-5)   # the branch starts at 0 too
+
+
 def test_05_3_predictions_are_compared_with_the_measured_runs():
     out = _output(checks.check_zero_gamma, first_losses_by_hand, predicted=("zero γ", True))
     assert "Which run starts closer to ln 10 = 2.303? You predicted the zero-γ run; it is the zero-γ run (step 0:" in out
@@ -541,3 +589,37 @@ def test_the_stub_cells_are_placeholders_that_pass_their_predictions(notebook, n
     namespace = {"torch": torch, "nn": nn}
     exec(compile(source, f"<{number}>", "exec"), namespace)                 # noqa: S102 - the course's own cell
     assert "not attempted yet" in capsys.readouterr().out
+
+
+# ================================================================ 06.2: mac_shares in training mode
+def mac_shares_train_mode(model, x):                 # the learner's code: no model.eval()
+    macs = dict.fromkeys(PARTS, 0)
+
+    def hook(part):
+        def h(m, i, o):
+            macs[part] += m.weight.numel() * (o.shape[-2] * o.shape[-1] if o.ndim == 4 else 1)
+        return h
+    hs = [m.register_forward_hook(hook(n.split(".")[0])) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(x)                      # no model.eval()
+    for h in hs:
+        h.remove()
+    t = sum(macs.values())
+    return {p: v / t for p, v in macs.items()}
+
+
+def test_06_2_mac_shares_in_training_mode_is_told_to_use_eval_mode():
+    message = _refused(checks.check_param_shares, param_shares, mac_shares_train_mode, predicted=("layer4", "layer1"),
+                       match="ran the model in training mode")
+    assert "model.eval()" in message and "ValueError" in message and "resnet18(in_channels=1, num_classes=10)" in message
+    assert "Your code raised" not in message
+
+
+def test_06_2_markdown_asks_for_eval_mode():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "06_building_resnet18.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cell = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown" and "### Exercise 06.2" in "".join(c["source"]))
+    assert "eval mode" in cell and "model.eval()" in cell

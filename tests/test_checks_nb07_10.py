@@ -150,6 +150,18 @@ def test_07_3_wrong_error_rates_get_their_hint(answer, pattern):
     refused(checks.check_confusion, answer, pattern)
 
 
+def error_rates_none_for_empty(matrix):                      # the learner's code: None for the empty class
+    m = torch.as_tensor(matrix).double()
+    t = m.sum(1)
+    return [None if n == 0 else float(1 - m[i, i] / n) for i, n in enumerate(t)]
+
+
+def test_07_3_none_for_the_empty_class_is_told_to_give_nan():
+    message = refused(checks.check_confusion, error_rates_none_for_empty, r"Your rate for class 3 is None")
+    assert "float('nan')" in message and "no images" in message and "you gave a list" not in message
+    refused(checks.check_confusion, lambda m: [None] + [0.0] * (len(m) - 1), r"class 0 is None, though that class has images")
+
+
 def test_07_3_not_attempted(capsys):
     def error_rates(matrix):
         ...

@@ -113,14 +113,16 @@ def check_block_params(fn: Callable[[int, int, int], int]) -> None:
 
 @functools.lru_cache(maxsize=64)          # deterministic runs: the check compares with each once per session
 def _race_run(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2, pre_relu_target: bool = False,
-              x_first: bool = False, zero_grad: bool = True) -> tuple[tuple[float, ...], nn.Module]:
+              x_first: bool = False, zero_grad: bool = True, shared: bool = False) -> tuple[tuple[float, ...], nn.Module]:
     """The run exercise 02.3 asks for (and, with the switches, the usual slips): the losses of 4
-    ResBlock(8, 8) trained with Adam to output their own input, and the trained stack."""
+    ResBlock(8, 8) trained with Adam to output their own input, and the trained stack. `shared`: one
+    block repeated four times, as `[ResBlock(…)] * 4` gives."""
     from ..models import ResBlock
 
     torch.manual_seed(seed)
     z = torch.randn(32, 8, 8, 8) if x_first else None
-    stack = nn.Sequential(*[ResBlock(8, 8, use_residual=use_residual) for _unused in range(4)]).train()
+    blocks = [ResBlock(8, 8, use_residual=use_residual)] * 4 if shared else [ResBlock(8, 8, use_residual=use_residual) for _unused in range(4)]
+    stack = nn.Sequential(*blocks).train()
     z = torch.randn(32, 8, 8, 8) if z is None else z
     x = torch.relu(z)
     target = z if pre_relu_target else x
@@ -137,9 +139,9 @@ def _race_run(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1
 
 
 def identity_race(use_residual: bool, seed: int = 0, steps: int = 150, lr: float = 1e-2,
-                  pre_relu_target: bool = False, x_first: bool = False, zero_grad: bool = True) -> tuple[float, ...]:
+                  pre_relu_target: bool = False, x_first: bool = False, zero_grad: bool = True, shared: bool = False) -> tuple[float, ...]:
     """The losses of the run exercise 02.3 asks for (and, with the switches, the usual slips)."""
-    return _race_run(use_residual, seed, steps, lr, pre_relu_target, x_first, zero_grad)[0]
+    return _race_run(use_residual, seed, steps, lr, pre_relu_target, x_first, zero_grad, shared)[0]
 
 
 def _same(a: list[float], b: list[float]) -> bool:
@@ -188,7 +190,8 @@ def _check_identity_race(fn: Callable[[bool], list], identity_gap, predicted) ->
         slips = [(dict(lr=1e-3), N_("with lr 1e-3. The steps above ask for Adam with lr 0.01.")),
                  (dict(pre_relu_target=True), N_("against the random numbers before the ReLU. The target is the stack's own input x, after the ReLU.")),
                  (dict(x_first=True), N_("with x drawn before the stack was built. Seed, build the stack, then draw x, so that both arms start from the same weights and data.")),
-                 (dict(zero_grad=False), N_("without clearing the gradients. Each step must start from zero gradients."))]
+                 (dict(zero_grad=False), N_("without clearing the gradients. Each step must start from zero gradients.")),
+                 (dict(shared=True), N_("with one block shared by all four places: a list times 4 repeats the same block object, so the stack has the weights of one block only. Build four blocks, one new ResBlock for each place."))]
         for kwargs, hint in slips:
             expect(not _same(got[:5], identity_race(use_residual, steps=5, **kwargs)),
                    _("{capitalize}: your losses match a run {hint}").format(capitalize=_(ARMS[arm]), hint=_(hint)))

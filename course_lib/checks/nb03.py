@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..analysis import conv_output_size
-from ._core import CheckFailed, expect, exercise, integer, number, tensor
+from ._core import CheckFailed, _LearnerError, expect, exercise, integer, number, tensor
 from ._predict import WORDING_01_06, read_prediction, record_prediction, reveal_prediction, with_prediction
 
 _SIZE_CASES = [(224, 7, 3, 2), (112, 3, 1, 2), (56, 3, 1, 1), (56, 1, 0, 2), (32, 3, 1, 2), (7, 3, 0, 1),
@@ -135,22 +135,47 @@ def _check_stage_sizes(fn: Callable[[int, str], list], predicted) -> None:
 check_stage_sizes = with_prediction("Exercise 03.2", _check_stage_sizes)
 
 
+def _expect_gradient(fn, x: torch.Tensor, c_out: int, stride: int, offset: int, case: str) -> None:
+    """The shortcut's gradient must reach x: backward through the learner's output with random
+    weights must put those weights on the kept pixels of x and zeros on the others."""
+    no_grad = _("{case}: the values are right, but no gradient reaches x through your shortcut. The shortcut must let the gradient through: no .detach() / NumPy; build the output from x with torch operations.").format(case=case)
+    leaf = x.clone().requires_grad_(True)
+    try:
+        out = fn(leaf, c_out, stride)
+    except _LearnerError as wrapped:                       # x.numpy() refuses a tensor that requires grad
+        if isinstance(wrapped.error, RuntimeError) and "requires grad" in str(wrapped.error):
+            raise CheckFailed(no_grad) from None
+        raise
+    expect(isinstance(out, torch.Tensor) and out.requires_grad, no_grad)
+    weights = torch.randn(out.shape, generator=torch.Generator().manual_seed(1), dtype=out.dtype)
+    out.backward(weights)
+    expect(leaf.grad is not None and bool(leaf.grad.ne(0).any()), no_grad)
+    want = torch.zeros_like(x)
+    want[:, :, ::stride, ::stride] = weights[:, offset:offset + x.shape[1]].to(x.dtype)
+    expect(torch.allclose(leaf.grad, want, atol=1e-6),
+           _("{case}: the gradient that reaches x through your shortcut is not option A's: each kept pixel should get the gradient of its own output position, every other pixel 0.").format(case=case))
+
+
 @exercise("Exercise 03.3")
 def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None:
     """`fn(x, out_channels, stride)` -> option A's shortcut (He et al. §3.3) for x of shape (N, C, H, W):
     keep every `stride`-th pixel and pad the extra channels with zeros; no parameters."""
     g = torch.Generator().manual_seed(0)
-    for c_in, c_out, stride, size in ((16, 32, 2, 8), (16, 32, 2, 7), (8, 8, 1, 6), (4, 12, 2, 5)):
+    for c_in, c_out, stride, size in ((16, 32, 2, 8), (16, 32, 2, 7), (8, 8, 1, 6), (8, 16, 1, 6), (4, 12, 2, 5)):
         x = torch.randn(2, c_in, size, size, generator=g)
         got = tensor(fn(x.clone(), c_out, stride), _("a tensor")).float()
         side = (size - 1) // stride + 1
         case = _("For x of shape {x_shape} → {c_out} channels, stride {stride}").format(x_shape=tuple(x.shape), c_out=c_out, stride=stride)
         if tuple(got.shape) != (2, c_out, side, side):
+            expect(not (stride == 1 and c_in != c_out and tuple(got.shape) == tuple(x.shape) and torch.equal(got, x)),
+                   _("{case}: you return x unchanged. With stride 1 the pixels all stay, but the channels still grow from {c_in} to {c_out}: pad them with zeros as for stride 2.").format(case=case, c_in=c_in, c_out=c_out))
             expect(got.ndim != 4 or c_in == c_out or got.shape[1] != c_in, _("{case}: your output has shape {got_shape}, still {c_in} channels. Pad the channel dimension (dim 1) with zeros up to {c_out}.").format(case=case, got_shape=tuple(got.shape), c_in=c_in, c_out=c_out))
             if got.ndim == 4 and got.shape[1] == c_out and tuple(got.shape[2:]) != (side, side):
                 sides = tuple(got.shape[2:])
                 expect(not (stride > 1 and sides == (size, size)),
                        _("{case}: your output keeps all {size}×{size} pixels, F(x)'s has {side}×{side}. Subsample x by the stride, as F(x)'s first convolution does.").format(case=case, size=size, side=side))
+                expect(not (size % stride and sides == (size // stride,) * 2),
+                       _("{case}: your output is {got_side}×{got_side}, F(x)'s is {side}×{side}: your subsampling rounds the size down. Keeping pixels 0, s, 2s, … of a side of H pixels gives ceil(H/s) of them, as many as F(x)'s first convolution computes.").format(case=case, got_side=sides[0], side=side))
                 steps = [s for s in range(1, 5) if s != stride and sides == ((size - 1) // s + 1,) * 2]
                 expect(not steps, _("{case}: your output is {got_side}×{got_side}, as if the stride were {other}. Subsample by the stride you are given, not by a fixed step.").format(case=case, got_side=sides[0], other=steps[0] if steps else 0))
                 raise CheckFailed(_("{case}: your output's sides are {got_shape_2}, F(x)'s are {value}. Pad channels only, not height or width, and subsample by the stride.").format(case=case, got_shape_2=sides, value=(side, side)))
@@ -159,6 +184,7 @@ def check_option_a(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None
         offsets = [o for o in range(c_out - c_in + 1) if torch.equal(got[:, o:o + c_in], sub)
                    and bool(got[:, :o].eq(0).all()) and bool(got[:, o + c_in:].eq(0).all())]
         if offsets:                                          # x in one block of channels, zeros elsewhere
+            _expect_gradient(fn, x, c_out, stride, offsets[0], case)
             continue
         if stride == 2:
             pooled = nn.functional.avg_pool2d(x, 2, ceil_mode=True)

@@ -106,6 +106,8 @@ def _check_scale_invariance(fn: Callable[[float], tuple], predicted) -> None:
     for c in (10.0, 0.5, 3.0):
         change, ratio = numbers_of(fn(c), 2, _("two numbers, (output_change, grad_ratio)"))
         found[c] = (change, ratio)
+        expect(not (abs(change * c - 1) < 0.02 and 0 <= ratio < 1e-3),
+               _("At c = {c}: you return ({change:.3g}, {ratio:.3g}), the gradient ratio first and the output change second. Return them in the order (output_change, grad_ratio).").format(c=c, change=change, ratio=ratio))
         expect(math.isfinite(change) and change >= 0, _("At c = {c}: the output change is {change!r}. A largest absolute change is a finite number, 0 or more.").format(c=c, change=change))
         expect(math.isfinite(ratio) and ratio > 1e-6,
                _("At c = {c}: the gradient ratio is {ratio!r}, so your gradients are zero. In train mode out.sum() and out.pow(2).sum() do not depend on w; use (out * r).sum() with a fixed random tensor r.").format(c=c, ratio=ratio))
@@ -156,6 +158,7 @@ def zero_gamma_losses(zero_init: bool, seed: int = 0, steps: int = 30, zero_grad
 
     Slips: `same_order` starts a new loader every epoch (the same batches in the same order each
     epoch); with zero_init, `zeroed="all"` zeroes every BN's γ, the stem's included, and
+    `zeroed="conv2"` zeroes each block's conv2 weights instead of bn2's γ, and
     `zeroed="dead"` keeps the zeroed γ at 0 for good, so that the residual branches never switch on
     (as zeroing each block's first BN instead of its last does: measured, the same losses)."""
     from ..config import seed_everything
@@ -164,10 +167,13 @@ def zero_gamma_losses(zero_init: bool, seed: int = 0, steps: int = 30, zero_grad
 
     data = load_mnist(512, 64, 64, size=16, seed=seed)
     seed_everything(seed)
-    model = cifar_resnet(20, zero_init_residual=zero_init and zeroed != "all")
+    model = cifar_resnet(20, zero_init_residual=zero_init and zeroed not in ("all", "conv2"))
     if zero_init and zeroed == "all":
         for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
             nn.init.zeros_(bn.weight)
+    if zero_init and zeroed == "conv2":
+        for block in (b for stage in (model.layer1, model.layer2, model.layer3) for b in stage):
+            nn.init.zeros_(block.conv2.weight)
     if zero_init and zeroed == "dead":
         for block in (b for stage in (model.layer1, model.layer2, model.layer3) for b in stage):
             block.bn2.weight.requires_grad_(False)
@@ -266,6 +272,8 @@ def _check_zero_gamma(fn: Callable[[bool], list], predicted) -> None:
         if zero_init:
             expect(not _same(got[:4], zero_gamma_losses(True, steps=4, zeroed="all")),
                    _("Zero γ: your losses are those of a network whose every BN starts at γ = 0, the stem's included, so no signal reaches the classifier. Zero only the one γ per residual block that switches its branch off."))
+            expect(not _same(got[:4], zero_gamma_losses(True, steps=4, zeroed="conv2")),
+                   _("Zero γ: you zeroed each block's conv2 weights, not bn2's γ, so the branch starts at 0, but after the first update bn2 scales conv2's small output back up to unit spread, and every branch switches on at once instead of growing from 0. Zero bn2's γ instead: then only γ gets a gradient at the first step, and it grows from 0."))
             expect(abs(got[0] - want[0]) <= 1e-3 * want[0],
                    _("Zero γ: your first loss is {got_0:.4f}, the check's run gives {want_0:.4f}, and your default run starts right, so your zeroing differs. In every residual block, set to 0 the one γ that switches its branch off, and nothing else.").format(got_0=got[0], want_0=want[0]))
         expect(abs(got[0] - want[0]) <= 1e-3 * want[0],

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from ..profiling import count_params, macs_by_part
-from ._core import CheckFailed, _placeholder_guard, expect, exercise, forward, number, randomise_bn
+from ._core import CheckFailed, _LearnerError, _placeholder_guard, expect, exercise, forward, number, randomise_bn
 from ._predict import NOT_ASKED, announce_predictions, read_predictions
 
 
@@ -137,7 +137,14 @@ def _param_shares(fn: Callable[[nn.Module], dict], mac_fn: Callable | None, pred
         if mac_fn is None:
             continue
         expect(callable(mac_fn), _("Pass mac_shares as a function, mac_shares(model, x); you gave a {name}.").format(name=type(mac_fn).__name__))
-        shares = _shares_of(mac_fn(model, x.clone()), model_name, "MAC")
+        try:
+            answer = mac_fn(model, x.clone())
+        except _LearnerError as wrapped:                   # BatchNorm in training mode on one image
+            if isinstance(wrapped.error, ValueError) and "Expected more than 1 value per channel when training" in str(wrapped.error):
+                raise CheckFailed(_("For {model} and a {h}×{w} input, your mac_shares ran the model in training mode, where BatchNorm normalises with the batch's own statistics: with one image, layer4's 1×1 maps give it a single value per channel, and BatchNorm raised ValueError. Put the model in eval mode (model.eval()) before the forward pass.").format(
+                    model=model_name, h=x.shape[-2], w=x.shape[-1])) from None
+            raise
+        shares = _shares_of(answer, model_name, "MAC")
         if _close_shares(shares, want, MAC_TOLERANCE):
             continue
         expect(not _close_shares(shares, measured[k], 5e-3) and not _close_shares(shares, _macs(model, x, positions="none"), 5e-3),

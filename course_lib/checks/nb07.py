@@ -114,6 +114,11 @@ def check_confusion(fn: Callable[[torch.Tensor], object]) -> None:
                 raise CheckFailed(_("Your code divided by zero: in this {k}×{k} matrix class {c} has no images. Give NaN for such a class.").format(k=k, c=empty)
                                   if empty is not None else _("Your code divided by zero: every row of this {k}×{k} matrix has images, so check what you divide by.").format(k=k)) from None
             raise
+        if isinstance(answer, (list, tuple)) and any(v is None for v in answer):
+            c = next(i for i, v in enumerate(answer) if v is None)
+            raise CheckFailed(_("Your rate for class {c} is None. A list of numbers is fine, but for a class with no images give NaN, float('nan'), so that every entry is a number.").format(c=c)
+                              if c < k and not bool(images[c] > 0) else
+                              _("Your rate for class {c} is None, though that class has images. Give a number for every class, and NaN, float('nan'), only for a class with no images.").format(c=c))
         got = tensor(answer, _("a tensor of k error rates"))
         expect(got.ndim == 1 and len(got) == k,
                _("For a {k}×{k} matrix return {k} numbers, one error rate per true class; you returned shape {shape}.").format(k=k, shape=tuple(got.shape)))
