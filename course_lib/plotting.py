@@ -316,16 +316,17 @@ def has_levelled_off(runs: Sequence[dict], epochs: int = LEVEL_EPOCHS,
 
 def plot_budget(result: dict, axes=None, colors=None):
     """The budget experiment (`course_lib.budget`): left, each epoch's training error against the
-    step (mean over seeds; plain solid, residual dashed; one colour per depth); right, the steps to
+    step (one line per seed; plain solid, residual dashed; one colour per depth); right, the steps to
     5% training error against depth, one dot per seed, a triangle at the cap for runs that never
     got there."""
-    from .budget import cells
+    by: dict = {}
+    for r in sorted(result["runs"], key=lambda r: r["seed"]):     # {(depth, arm): runs}, as budget.cells
+        by.setdefault((r["depth"], r["arm"]), []).append(r)
     if axes is None:
         _unused, axes = plt.subplots(1, 2, figsize=(13, 4.2))
     cfg = result["config"]
     depths = cfg["depths"]
     cmap = plt.get_cmap("viridis")
-    by = cells(result)
     for i, depth in enumerate(depths):
         color = cmap(0.85 * i / max(len(depths) - 1, 1))        # viridis without its palest yellow
         for arm, style in (("plain", "-"), ("residual", "--")):
