@@ -314,7 +314,7 @@ def equal_budget(result: dict) -> list[dict]:
 def verdicts(result: dict, threshold: float = 0.05) -> list[str]:
     """Slow or stuck, depth by depth, printed from the runs: did every plain run reach `threshold`
     within the cap, and how many times the steps of its residual twin did it take?"""
-    lines = []
+    lines, by = [], cells(result)
     for row in steps_table(result, threshold):
         name, n = f"plain-{row['depth']}", len(row["plain"])
         if not n:
@@ -325,7 +325,7 @@ def verdicts(result: dict, threshold: float = 0.05) -> list[str]:
             lines.append(_("{name}: stuck within {cap} steps: no seed reached {t:.0%} training error").format(
                 name=name, cap=row["cap"], t=threshold))
         elif len(reached) < n:
-            missed = [r for r in cells(result)[(row["depth"], "plain")] if r.get("steps_to", {}).get(str(threshold)) is None]
+            missed = [r for r in by[(row["depth"], "plain")] if r.get("steps_to", {}).get(str(threshold)) is None]
             lines.append(_("{name}: {k} of {n} seeds reached {t:.0%} within {cap} steps (after {steps} steps); the "
                            "others ended the cap at {errors} training error (eval mode, whole training set)").format(
                 name=name, k=len(reached), n=n, t=threshold, cap=row["cap"], steps=", ".join(map(str, reached)),
