@@ -3,8 +3,9 @@
 The English notebooks are the source. Each has a catalog, `course_lib/locale/zh_CN/notebooks/<name>.po`,
 whose message ids are its markdown cells; `course_lib/locale/zh_CN/LC_MESSAGES/course_lib.po` holds
 what `course_lib` prints (see `course_lib/i18n.py`). `notebooks/zh/<name>.ipynb` is the English
-notebook with each markdown cell replaced by its translation and each code cell copied unchanged
-(its outputs are kept from the last zh run while its code is unchanged).
+notebook with each markdown cell replaced by its translation and each code cell copied with only its
+comments translated (the catalog's entries with context "code comment"); a code cell keeps the outputs of
+the last zh run while its code, comments aside, is unchanged.
 
     python -m course_lib.translate extract   # bring every catalog up to date with the English
     python -m course_lib.translate todo      # what needs translating: missing, stale (fuzzy) entries
@@ -13,6 +14,8 @@ notebook with each markdown cell replaced by its translation and each code cell 
 
 An English cell that changes no longer matches its entry: `extract` keeps the old translation as a
 fuzzy entry (with the old English as its previous msgid), and `check` fails until it is retranslated.
+`build` never ships English silently: it still writes the notebooks (a stale entry as its old
+translation, marked stale), names every cell left untranslated or stale, and exits 1.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ import ast
 import copy
 import csv
 import difflib
+import io
 import json
 import re
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +91,65 @@ def markdown_cells(notebook: Path) -> list[tuple[int, str]]:
             if c["cell_type"] == "markdown" and _source(c).strip()]
 
 
+COMMENT = "code comment"                  # the msgctxt of a code comment's entry
+_PROSE = re.compile(r"[A-Za-z]{3,}")
+_NOT_PROSE = re.compile(r"^(noqa|type:|pragma|fmt:)")
+STALE_MARK = "> ⚠️ 此段译文已过期：英文原文改过，尚未重译。\n\n"
+STALE_COMMENT = "（译文已过期）"
+
+
+def _comment_tokens(src: str) -> list[tuple[int, int, int, str]]:
+    """(line index, start column, end column, text) of each comment of a code cell's source."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+    return [(t.start[0] - 1, t.start[1], t.end[1], t.string) for t in tokens if t.type == tokenize.COMMENT]
+
+
+def comment_message(comment: str) -> str | None:
+    """The text to translate of a comment ('# the layers' -> 'the layers'); None for one that is not
+    prose (a shape such as '# (1, 3, 224, 224)', a marker such as '# (2)' or '# noqa: E731')."""
+    body = comment[1:].strip()
+    if not _PROSE.search(body) or _NOT_PROSE.match(body):
+        return None
+    return body
+
+
+def code_comments(notebook: Path) -> list[tuple[int, str]]:
+    """(cell index, comment text) of each prose comment of the notebook's code cells."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [(i, msg) for i, c in enumerate(cells) if c["cell_type"] == "code"
+            for *_pos, text in _comment_tokens(_source(c)) if (msg := comment_message(text)) is not None]
+
+
+def without_comments(src: str) -> str:
+    """A code cell's source with its comments removed (and the spaces before them): what must be the
+    same in both editions, and what decides whether a saved output still belongs to the code."""
+    lines = src.split("\n")
+    for line, start, end, _text in reversed(_comment_tokens(src)):
+        lines[line] = (lines[line][:start] + lines[line][end:]).rstrip()
+    return "\n".join(lines)
+
+
+def with_comments(src: str, translate_comment) -> str:
+    """The source with each prose comment replaced by `translate_comment(text)` ('# ' + it)."""
+    lines = src.split("\n")
+    tokens = [(t, msg) for t in _comment_tokens(src) if (msg := comment_message(t[3])) is not None]
+    replaced = [translate_comment(msg) for _t, msg in tokens]          # in reading order
+    for ((line, start, end, _text), _msg), zh in reversed(list(zip(tokens, replaced))):
+        lines[line] = lines[line][:start] + "# " + zh + lines[line][end:]
+    return "\n".join(lines)
+
+
+def notebook_messages(notebook: Path) -> list[tuple[str, str, str | None]]:
+    """(msgid, where, msgctxt) of everything a notebook's catalog translates: its markdown cells, then
+    the comments of its code cells."""
+    where = f"notebooks/{notebook.name}"
+    return ([(src, f"{where}:{i}", None) for i, src in markdown_cells(notebook)]
+            + [(msg, f"{where}:{i}", COMMENT) for i, msg in code_comments(notebook)])
+
+
 def runtime_messages() -> list[tuple[str, str]]:
     """(msgid, 'module.py:line') of every `_("...")` and `N_("...")` in course_lib."""
     found = []
@@ -108,30 +172,33 @@ def _load(path: Path):
     return po
 
 
-def update_catalog(path: Path, messages: list[tuple[str, str]]) -> dict:
-    """Make the catalog's live entries exactly `messages` (msgid, where). An entry whose English
-    changed becomes fuzzy, keeping its old translation and the old English as previous msgid."""
+def update_catalog(path: Path, messages: list[tuple]) -> dict:
+    """Make the catalog's live entries exactly `messages` ((msgid, where) or (msgid, where, msgctxt)).
+    An entry whose English changed becomes fuzzy, keeping its old translation and the old English as
+    previous msgid."""
     import polib
 
     po = _load(path)
-    old = {e.msgid: e for e in po if not e.obsolete}
+    old = {(e.msgctxt, e.msgid): e for e in po if not e.obsolete}
     wanted, seen = [], set()
-    for msgid, where in messages:
-        if msgid not in seen:
-            seen.add(msgid)
-            wanted.append((msgid, where))
+    for msgid, where, *ctxt in messages:
+        key = (ctxt[0] if ctxt else None, msgid)
+        if key not in seen:
+            seen.add(key)
+            wanted.append((key, where))
     gone = [e for m, e in old.items() if m not in seen]
     counts = {"kept": 0, "new": 0, "fuzzy": 0, "obsolete": 0}
     entries = []
-    for msgid, where in wanted:
-        if msgid in old:
-            entry = old[msgid]
+    for (msgctxt, msgid), where in wanted:
+        if (msgctxt, msgid) in old:
+            entry = old[(msgctxt, msgid)]
             counts["kept"] += 1
         else:
-            entry = polib.POEntry(msgid=msgid, msgstr="")
-            match = difflib.get_close_matches(msgid, [e.msgid for e in gone], n=1, cutoff=0.5)
+            entry = polib.POEntry(msgid=msgid, msgstr="", msgctxt=msgctxt)
+            candidates = [e for e in gone if e.msgctxt == msgctxt]
+            match = difflib.get_close_matches(msgid, [e.msgid for e in candidates], n=1, cutoff=0.5)
             if match:
-                prev = next(e for e in gone if e.msgid == match[0])
+                prev = next(e for e in candidates if e.msgid == match[0])
                 if prev.msgstr:
                     entry.msgstr = prev.msgstr
                     entry.flags = ["fuzzy"]
@@ -159,7 +226,7 @@ def update_catalog(path: Path, messages: list[tuple[str, str]]) -> dict:
 
 def extract() -> None:
     for nb in english_notebooks():
-        counts = update_catalog(notebook_catalog(nb), [(src, f"notebooks/{nb.name}:{i}") for i, src in markdown_cells(nb)])
+        counts = update_catalog(notebook_catalog(nb), notebook_messages(nb))
         print(f"{notebook_catalog(nb).relative_to(ROOT)}: {counts}")
     counts = update_catalog(catalog_path(LANG, DOMAIN), runtime_messages())
     print(f"{catalog_path(LANG, DOMAIN).relative_to(ROOT)}: {counts}")
@@ -218,13 +285,22 @@ def _fix_links(text: str, anchors: dict[str, dict[str, str]], own: str) -> str:
     return re.sub(r"(\]|\]\s*)\(([^)\s]+)\)", link, text)
 
 
-def _catalog_entries(nb: Path) -> dict[str, object]:
+def _catalog_entries(nb: Path) -> dict[tuple[str | None, str], object]:
+    """(msgctxt, msgid) -> entry: (None, markdown cell) and (COMMENT, comment text)."""
     path = notebook_catalog(nb)
-    return {e.msgid: e for e in _load(path) if not e.obsolete} if path.exists() else {}
+    return {(e.msgctxt, e.msgid): e for e in _load(path) if not e.obsolete} if path.exists() else {}
 
 
-def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, list[int]]:
-    """The Chinese notebook (as JSON) and the indices of markdown cells left in English."""
+def _stale_translation(entry) -> str | None:
+    """A fuzzy entry's old translation (shipped marked stale, never as the English)."""
+    if entry is None or entry.obsolete or "fuzzy" not in entry.flags or not entry.msgstr.strip():
+        return None
+    return entry.msgstr
+
+
+def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, list[str]]:
+    """The Chinese notebook (as JSON) and one line for each text not shipped as a current translation
+    ('cell 4: untranslated', 'cell 9: stale (comment 'the layers')')."""
     english = json.loads(nb.read_text(encoding="utf-8"))
     entries = _catalog_entries(nb)
     target = OUT / nb.name
@@ -234,21 +310,37 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
         previous_run = old_nb.get("metadata", {}).get("course", {}).get("run")    # how its saved run was made
         for cell in old_nb["cells"]:
             if cell["cell_type"] == "code":
-                previous[(cell.get("id"), _source(cell))] = cell
+                previous[(cell.get("id"), without_comments(_source(cell)))] = cell
     out = copy.deepcopy(english)
     untranslated = []
     for i, cell in enumerate(out["cells"]):
         src = _source(cell)
         if cell["cell_type"] == "markdown" and src.strip():
             src = without_run_times(src)
-            entry = entries.get(src)
+            entry = entries.get((None, src))
             zh = translation_of(entry) if entry is not None else None
-            if zh is None:
-                untranslated.append(i)
+            if zh is None and (old_zh := _stale_translation(entry)) is not None:
+                untranslated.append(f"cell {i}: stale (the English changed since it was translated)")
+                zh = STALE_MARK + old_zh
+            elif zh is None:
+                untranslated.append(f"cell {i}: not translated")
                 zh = src
             cell["source"] = _fix_links(zh, anchors, nb.stem).splitlines(keepends=True)
         elif cell["cell_type"] == "code":
-            old = previous.get((cell.get("id"), src))
+            def comment(msg: str, i: int = i) -> str:
+                entry = entries.get((COMMENT, msg))
+                zh = translation_of(entry) if entry is not None else None
+                if zh is None and (old_zh := _stale_translation(entry)) is not None:
+                    untranslated.append(f"cell {i}: stale comment {msg[:50]!r}")
+                    return old_zh + STALE_COMMENT
+                if zh is None:
+                    untranslated.append(f"cell {i}: comment not translated {msg[:50]!r}")
+                    return msg
+                return zh
+            zh_src = with_comments(src, comment)
+            if zh_src != src:
+                cell["source"] = zh_src.splitlines(keepends=True)
+            old = previous.get((cell.get("id"), without_comments(src)))
             if old is not None:
                 cell["outputs"] = old.get("outputs", [])
                 cell["execution_count"] = old.get("execution_count")
@@ -276,8 +368,8 @@ def all_anchors() -> dict[str, dict[str, str]]:
     anchors = {}
     for nb in english_notebooks():
         entries = _catalog_entries(nb)
-        pairs = [(src, translation_of(entries[src])) for _i, src in markdown_cells(nb)
-                 if src in entries and translation_of(entries[src])]
+        pairs = [(src, translation_of(entries[(None, src)])) for _i, src in markdown_cells(nb)
+                 if (None, src) in entries and translation_of(entries[(None, src)])]
         anchors[nb.stem] = anchor_map(pairs)
     return anchors
 
@@ -417,16 +509,22 @@ def check(built: dict | None = None) -> list[str]:
             continue
         entries = _catalog_entries(nb)
         pairs = []
-        for i, src in markdown_cells(nb):
-            entry = entries.get(src)
+        for msgid, where, ctxt in notebook_messages(nb):
+            i = int(where.rsplit(":", 1)[1])
+            what = f"{nb.name} cell {i}" + (f" (comment {msgid[:50]!r})" if ctxt else "")
+            entry = entries.get((ctxt, msgid))
             if entry is None:
-                problems.append(f"{nb.name} cell {i}: not in the catalog (run python -m course_lib.translate extract)")
+                near = difflib.get_close_matches(msgid, [m for c, m in entries if c == ctxt], n=1, cutoff=0.5)
+                problems.append(f"{what}: " + ("the English changed since it was translated" if near else "new English")
+                                + ", not in the catalog yet (run python -m course_lib.translate extract, then translate it)")
             elif "fuzzy" in entry.flags:
-                problems.append(f"{nb.name} cell {i}: stale, the English changed since it was translated")
+                problems.append(f"{what}: stale, the English changed since it was translated")
             elif not entry.msgstr.strip():
-                problems.append(f"{nb.name} cell {i}: not translated")
+                problems.append(f"{what}: not translated")
+            elif ctxt is None:
+                pairs.append((i, msgid, entry.msgstr))
             else:
-                pairs.append((i, src, entry.msgstr))
+                problems += number_problems(f"{nb.name} (comment {msgid[:40]!r})", [(i, msgid, entry.msgstr)])
         problems += term_problems(nb.name, [(i, zh) for i, _en, zh in pairs], terms)
         problems += number_problems(nb.name, pairs)
         target = OUT / nb.name
@@ -475,9 +573,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "build":
         result = build()
-        left = {k: v["untranslated"] for k, v in result.items() if v["untranslated"]}
-        print(f"built {len(english_notebooks())} notebooks in notebooks/{LANG}/"
-              + (f"; markdown cells still in English: {left}" if left else "; every markdown cell translated"))
+        left = [f"notebooks/{LANG}/{k} {line}" for k, v in result.items() for line in v["untranslated"]]
+        print(f"built {len(english_notebooks())} notebooks in notebooks/{LANG}/")
+        if left:
+            for line in left:
+                print(line, file=sys.stderr)
+            print(f"{len(left)} texts not shipped as a current translation (a stale one ships its old translation, "
+                  "marked stale; a missing one ships the English): run python -m course_lib.translate extract, "
+                  "then translate them", file=sys.stderr)
+            return 1
+        print("every markdown cell and code comment translated")
         return 0
     if args.command == "stats":
         for k, v in statistics().items():

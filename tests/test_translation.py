@@ -30,8 +30,13 @@ def test_every_english_notebook_has_its_chinese_twin_with_the_same_code():
         assert [c["cell_type"] for c in a] == [c["cell_type"] for c in b]
         for i, (x, y) in enumerate(zip(a, b)):
             if x["cell_type"] == "code":
-                assert "".join(x["source"]) == "".join(y["source"]), f"{en.name} cell {i}: the code differs"
+                en_src, zh_src = "".join(x["source"]), "".join(y["source"])
+                assert translate.without_comments(en_src) == translate.without_comments(zh_src), \
+                    f"{en.name} cell {i}: the code differs (comments aside)"
                 assert x.get("metadata", {}).get("tags") == y.get("metadata", {}).get("tags")
+                english = [t for *_p, t in translate._comment_tokens(zh_src)
+                           if translate.comment_message(t) is not None and not CJK.search(t)]
+                assert not english, f"zh/{en.name} cell {i}: comments still in English: {english}"
             elif len(re.findall(r"[A-Za-z]{3,}", "".join(x["source"]))) >= 4:     # prose, not a bare heading
                 assert CJK.search("".join(y["source"])), f"zh/{en.name} cell {i} has no Chinese"
 
@@ -107,15 +112,61 @@ def test_an_english_change_makes_its_translation_stale_and_names_the_cell(tiny_c
     i = next(k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown" and k > 0)
     nb["cells"][i]["source"][0] = nb["cells"][i]["source"][0].replace("the", "a", 1) + " (changed)"
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    assert f"{notebook.name} cell {i}: not in the catalog (run python -m course_lib.translate extract)" in _problems_of(notebook)
-    translate.update_catalog(catalog, [(src, f"notebooks/{notebook.name}:{k}") for k, src in translate.markdown_cells(notebook)])
+    assert (f"{notebook.name} cell {i}: the English changed since it was translated, not in the catalog yet (run "
+            "python -m course_lib.translate extract, then translate it)") in _problems_of(notebook)
+    translate.update_catalog(catalog, translate.notebook_messages(notebook))
     stale = _problems_of(notebook)
     assert f"{notebook.name} cell {i}: stale, the English changed since it was translated" in stale
     entry = next(e for e in polib.pofile(str(catalog)) if "fuzzy" in e.flags)
     assert entry.previous_msgid and entry.msgstr        # the old English and translation, for the translator
-    translate.build()
+    result = translate.build()
     built = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
-    assert "(changed)" in "".join(built["cells"][i]["source"])    # a stale cell falls back to English
+    text = "".join(built["cells"][i]["source"])
+    assert "(changed)" not in text and translate.STALE_MARK in text and entry.msgstr in text   # old Chinese, marked
+    assert result[notebook.name]["untranslated"] == [f"cell {i}: stale (the English changed since it was translated)"]
+
+
+def test_the_build_command_fails_naming_each_cell_it_could_not_translate(tiny_course, capsys):
+    notebook, catalog = tiny_course
+    assert translate.main(["build"]) == 0
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    i = next(k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown" and k > 0)
+    nb["cells"][i]["source"] = ["A brand-new paragraph nobody has translated.\n"]
+    j = next(k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "code")
+    nb["cells"][j]["source"] = ["x = 1  # a fresh comment\n"] + nb["cells"][j]["source"]
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert translate.main(["build"]) == 1
+    err = capsys.readouterr().err
+    assert f"{notebook.name} cell {i}: not translated" in err
+    assert f"{notebook.name} cell {j}: comment not translated 'a fresh comment'" in err
+    assert f"{notebook.name} cell {j} (comment 'a fresh comment'): new English, not in the catalog yet" in "\n".join(
+        _problems_of(notebook))
+
+
+def test_comments_are_translated_and_a_comment_change_keeps_the_outputs(tiny_course):
+    notebook, catalog = tiny_course
+    translate.build()
+    zh_path = translate.OUT / notebook.name
+    zh = json.loads(zh_path.read_text(encoding="utf-8"))
+    j = next(k for k, c in enumerate(zh["cells"]) if c["cell_type"] == "code" and "# " in "".join(c["source"]))
+    zh["cells"][j]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["kept\n"]}]
+    zh_path.write_text(json.dumps(zh, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    po = polib.pofile(str(catalog), wrapwidth=0)
+    entry = next(e for e in po if e.msgctxt == translate.COMMENT and e.occurrences[0][1] == str(j))
+    entry.msgstr = "换了一种说法"
+    po.save()
+    translate.build()
+    cell = json.loads(zh_path.read_text(encoding="utf-8"))["cells"][j]
+    assert "# 换了一种说法" in "".join(cell["source"])
+    assert cell["outputs"][0]["text"] == ["kept\n"]
+
+
+def test_code_comments_split_from_code():
+    src = 'x = "# not a comment"  # the layers\ny = 2  # (1, 3, 224, 224)\nz = 3  # noqa: E731\n'
+    assert [translate.comment_message(t) for *_p, t in translate._comment_tokens(src)] == ["the layers", None, None]
+    assert translate.without_comments(src) == 'x = "# not a comment"\ny = 2\nz = 3\n'
+    assert translate.with_comments(src, lambda m: "层") == 'x = "# not a comment"  # 层\ny = 2  # (1, 3, 224, 224)\nz = 3  # noqa: E731\n'
+    assert translate._comment_tokens("def f(:\n  # broken") == []
 
 
 def test_a_missing_translation_and_an_unbuilt_notebook_are_named(tiny_course):
@@ -133,8 +184,8 @@ def test_the_build_keeps_code_and_outputs_and_points_links_one_folder_deeper(tin
     translate.build()
     zh = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
     en = json.loads(notebook.read_text(encoding="utf-8"))
-    assert [c["source"] for c in zh["cells"] if c["cell_type"] == "code"] == \
-           [c["source"] for c in en["cells"] if c["cell_type"] == "code"]
+    assert [translate.without_comments("".join(c["source"])) for c in zh["cells"] if c["cell_type"] == "code"] == \
+           [translate.without_comments("".join(c["source"])) for c in en["cells"] if c["cell_type"] == "code"]
     text = "".join("".join(c["source"]) for c in zh["cells"] if c["cell_type"] == "markdown")
     assert "](../data" not in text and "](../README.md" not in text
     assert translate._fix_links("[a](../README.md) [b](../data/x.json) [c](03_x.ipynb#A-b)", {"03_x": {"A-b": "甲-乙"}}, "02") == \
