@@ -143,7 +143,21 @@ def rms_measured(n, sigma, residual):
     return (f ** 2).prod(dim=1).mean().sqrt().item()
 
 
+def sigma_forgotten(n, sigma, residual):                # w ~ N(0, 1) whatever sigma is
+    w = torch.randn(20_000, n)
+    f = 1 + w if residual else w
+    return f.abs().prod(1).median().item()
+
+
+def geometric_mean(n, sigma, residual):                 # exp(n · E log|f|), a formula instead of a median
+    w = torch.randn(100_000, n) * sigma
+    f = 1 + w if residual else w
+    return f.abs().log().sum(1).mean().exp().item()
+
+
 @pytest.mark.parametrize("answer,pattern", [
+    (sigma_forgotten, "standard deviation of 1, whatever σ is"),
+    (geometric_mean, "geometric mean of \\|f\\|"),
     (mean_square, "that is the mean square E"),
     (missing_abs, "median of ∏ f with its sign"),
     (fifty_draws_seeded, "as much as the median of 50 draws can"),

@@ -96,6 +96,7 @@ def _typical_reference(n: int, sigma: float, residual: bool, g: torch.Generator)
             "median_square": ref["median"] ** 2, "signed": f.median().item(),
             "variance_as_std": median_with(sigma ** 2), "std_as_variance": median_with(math.sqrt(sigma)),
             "plain_factor": (sigma * z[:, 0]).abs().median().item(),
+            "no_sigma": median_with(1.0), "geometric_mean": logs[:, 0].mean().exp().item(),
             "fewer_layers": ref["layers"][n - 1], "more_layers": ref["layers"][n + 1]}
     return ref
 
@@ -128,6 +129,10 @@ def _slip_hint(slip: str, case: tuple, got: float, ref: dict) -> str:
     if slip in ("variance_as_std", "std_as_variance"):
         std = sigma ** 2 if slip == "variance_as_std" else math.sqrt(sigma)
         return _("{kind}: your values match w drawn with a standard deviation of {std:.3g} instead of σ = {sigma:g}. In N(0, σ²), σ is the standard deviation: scale standard normal draws by σ.").format(kind=kind, std=std, sigma=sigma)
+    if slip == "no_sigma" and sigma != 1:
+        return _("{kind}: your values match w drawn with a standard deviation of 1, whatever σ is. Scale the standard normal draws by σ: w = σ · z.").format(kind=kind)
+    if slip == "geometric_mean":
+        return _("{kind}: that is exp(mean of log|f|), the geometric mean of |f|, not the median of |f|. The two differ (here by a factor of {factor:.3g}); the question asks for the median over draws of |∏ f|.").format(kind=kind, factor=ref["median"] / ref["slips"]["geometric_mean"])
     if slip == "plain_factor":
         return _("{kind}: your residual chain multiplies the factors w alone. A residual layer y = x + w·x has the factor 1 + w.").format(kind=kind)
     return _("{kind}: that is the median for a chain of {m} layers: one factor too many or too few. Each draw is a product of n factors.").format(kind=kind, m=n - 1 if slip == "fewer_layers" else n + 1)
