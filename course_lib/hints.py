@@ -49,7 +49,7 @@ def _first_line(source: str) -> str:
 def name_error_hint(name: str, cells: list | None, current: int | None = None) -> str:
     """The paragraph shown under a NameError for `name`, given the notebook's code cells (their
     sources, or the cells themselves with their saved timings) and the index of the cell that failed."""
-    from .runtimes import SLOW_SECONDS, cell_seconds, duration, ordinal
+    from .tools.runtimes import SLOW_SECONDS, cell_seconds, duration, ordinal
 
     sources = [c if isinstance(c, str) else "".join(c.get("source", "")) for c in cells or []]
     rerun = _("Run the cells above this one first (Run → Run All Above Selected Cell); after a "

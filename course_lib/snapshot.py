@@ -4,11 +4,9 @@ GitHub, nbviewer, a static site and a notebook opened before its kernel runs can
 widget. `show(widget)` displays ONE output whose bundle holds both the live widget and a PNG
 picture of it (a caption, the settings, the widget's pictures and readouts, with alt text): a
 running JupyterLab renders the widget and nothing else, every other reader gets the picture.
-`freeze(path)` then removes the widget half from a saved notebook (and its saved widget state),
-so that before anything runs, in JupyterLab trusted or not, the picture is all there is: no dead
-copy drawn from stale state. Run it after executing a notebook to commit:
-
-    python -m course_lib.snapshot notebooks/*.ipynb
+`course_lib.tools.freeze` then removes the widget half from a saved notebook (and its saved
+widget state), so that before anything runs, in JupyterLab trusted or not, the picture is all there
+is: no dead copy drawn from stale state.
 """
 
 from __future__ import annotations
@@ -137,33 +135,3 @@ def show(widget) -> None:
     data, metadata = bundle(widget)
     display(data, raw=True, metadata=metadata)
     display(Markdown(_(RESTART_NOTE)))
-
-
-def freeze_notebook(nb: dict) -> int:
-    """Drop the live half of every widget output that has a picture, and the saved widget state.
-    Returns the number of widget outputs frozen; a widget output without a picture is an error."""
-    frozen = 0
-    nb.get("metadata", {}).pop("widgets", None)
-    for i, cell in enumerate(nb.get("cells", [])):
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if WIDGET in data:
-                if "image/png" not in data:
-                    raise ValueError(f"cell {i} displays a widget without a saved picture: display it with "
-                                     "course_lib.snapshot.show(widget)")
-                del data[WIDGET]
-                frozen += 1
-    return frozen
-
-
-def freeze(path: Path) -> int:
-    """`freeze_notebook` on a notebook file, keeping its JSON layout."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
-    n = freeze_notebook(nb)
-    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return n
-
-
-if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        print(f"{arg}: {freeze(Path(arg))} widget output(s) frozen to their saved pictures")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import course_lib
 
-ORDER = ["i18n", "config", "files", "report", "runtimes", "stats", "accessibility", "assets", "data", "models", "metrics", "training", "analysis", "profiling",
+ORDER = ["i18n", "config", "files", "report", "stats", "accessibility", "assets", "data", "models", "metrics", "training", "analysis", "profiling",
          "plotting", "diagrams", "predict", "pretrained", "experiments", "budget", "probes", "transfer", "explorer", "checks", "widgets",
-         "snapshot", "hints", "environment", "translate", "site", "provenance", "launch", "__main__"]
+         "snapshot", "tools", "hints", "environment", "__main__"]
 PACKAGE = Path(course_lib.__file__).parent
 
 

@@ -37,7 +37,7 @@ def test_binder_environment_lists_the_course_packages():
 def test_make_lab_is_the_make_free_command_and_opens_at_the_repository_root():
     lab = (ROOT / "Makefile").read_text().split("\nlab:")[1].split("\n\n")[0]
     assert "-m course_lib lab" in lab
-    from course_lib.launch import lab_command
+    from course_lib.tools.launch import lab_command
     cmd = lab_command()
     assert f"--ServerApp.root_dir={ROOT}" in cmd and "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in cmd
 
@@ -49,7 +49,7 @@ def test_ci_tries_the_make_free_path_in_a_fresh_environment():
 
 
 def test_the_course_commands_without_make(capsys, tmp_path):
-    from course_lib import launch
+    from course_lib.tools import launch
     assert launch.main(["test", "--dry-run", "--no-e2e"]) == 0
     out = capsys.readouterr().out
     assert "pytest -q tests --ignore=tests/e2e" in out and "--nbval-lax" in out and "tests/e2e" not in out.split("--ignore=tests/e2e")[1]
@@ -73,7 +73,7 @@ def test_package_metadata_uses_an_spdx_license():
 def test_make_lab_zh_opens_the_chinese_edition_with_a_chinese_lab(tmp_path, capsys):
     lab = (ROOT / "Makefile").read_text().split("\nlab-zh:")[1].split("\n\n")[0]
     assert "-m course_lib lab --lang zh" in lab
-    from course_lib import launch
+    from course_lib.tools import launch
     cmd = launch.lab_command(lang="zh")
     assert "--LabApp.default_url=/lab/tree/notebooks/zh/00_start_here.ipynb" in cmd
     assert f"--LabApp.user_settings_dir={launch.ZH_SETTINGS}" in cmd

@@ -135,7 +135,7 @@ def all_printed_numbers() -> set[str]:
 
 
 def generated_removed(text: str) -> str:
-    from course_lib.provenance import BEGIN, END
+    from course_lib.tools.provenance import BEGIN, END
     return re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), " ", text, flags=re.S)
 
 

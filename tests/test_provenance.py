@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from course_lib import provenance
+from course_lib.tools import provenance
 
 
 def test_every_results_file_has_a_meta_block():
@@ -15,7 +15,7 @@ def test_every_results_file_has_a_meta_block():
 
 
 def test_the_committed_readme_is_current():
-    assert provenance.is_current(), "data/results/README.md is out of date: run `python -m course_lib.provenance`"
+    assert provenance.is_current(), "data/results/README.md is out of date: run `python -m course_lib.tools.provenance`"
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from course_lib import runtimes
+from course_lib.tools import runtimes
 
 NOTEBOOKS = sorted(runtimes.NOTEBOOKS.glob("*.ipynb"))
 
@@ -32,7 +32,7 @@ def test_the_committed_times_are_current(tmp_path):
     shutil.copytree(runtimes.NOTEBOOKS, tmp_path / "notebooks")
     shutil.copy(runtimes.ROOT / "README.md", tmp_path / "README.md")
     stale = runtimes.write_all(tmp_path / "notebooks", tmp_path / "README.md")
-    assert not stale, f"run `python -m course_lib.runtimes`: stale times in {[p.name for p in stale]}"
+    assert not stale, f"run `python -m course_lib.tools.runtimes`: stale times in {[p.name for p in stale]}"
 
 
 def test_a_changed_timing_makes_the_times_stale(tmp_path):

@@ -84,7 +84,7 @@ def widget_pictures(nb: dict) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[("zh/" if p.parent.name == "zh" else "") + p.stem for p in NOTEBOOKS])
 def test_each_widget_is_one_saved_picture_before_running(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
-    assert not widget_copies(nb), "run `python -m course_lib.snapshot` on the notebook after executing it"
+    assert not widget_copies(nb), "run `python -m course_lib.tools.freeze` on the notebook after executing it"
     shows = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
              and re.search(r"^\s*show\(", "".join(c["source"]), re.M)]
     pictures = widget_pictures(nb)
@@ -94,7 +94,7 @@ def test_each_widget_is_one_saved_picture_before_running(path):
 
 
 def test_freeze_keeps_the_picture_and_drops_the_live_half():
-    from course_lib.snapshot import freeze_notebook
+    from course_lib.tools.freeze import freeze_notebook
     nb = {"metadata": {"widgets": {"state": {}}},
           "cells": [{"outputs": [{"data": {WIDGET: {"model_id": "x"}, "image/png": "AAAA", "text/plain": "VBox()"}}]}]}
     assert freeze_notebook(nb) == 1 and not widget_copies(nb)

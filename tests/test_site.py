@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from course_lib import site
-from course_lib.site import NOTEBOOKS, ROOT, build_site, code_alt, notebook_times, render_page, terminal_text
+from course_lib.tools import site
+from course_lib.tools.site import NOTEBOOKS, ROOT, build_site, code_alt, notebook_times, render_page, terminal_text
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +278,7 @@ def test_a_chinese_page_says_its_language_and_links_to_its_english_twin():
     import nbformat
 
     from course_lib.i18n import using
-    from course_lib.site import Page, language_switch, navigation, render_page
+    from course_lib.tools.site import Page, language_switch, navigation, render_page
 
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_markdown_cell("# 08 · 深度探索器"))

@@ -10,7 +10,8 @@ from pathlib import Path
 import polib
 import pytest
 
-from course_lib import i18n, translate
+from course_lib import i18n
+from course_lib.tools import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -19,7 +20,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # ------------------------------------------------------------------ the committed edition
 def test_the_chinese_edition_is_complete_and_current():
     problems = translate.check()
-    assert not problems, "python -m course_lib.translate check:\n  " + "\n  ".join(problems[:40])
+    assert not problems, "python -m course_lib.tools.translate check:\n  " + "\n  ".join(problems[:40])
 
 
 def test_every_english_notebook_has_its_chinese_twin_with_the_same_code():
@@ -113,7 +114,7 @@ def test_an_english_change_makes_its_translation_stale_and_names_the_cell(tiny_c
     nb["cells"][i]["source"][0] = nb["cells"][i]["source"][0].replace("the", "a", 1) + " (changed)"
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert (f"{notebook.name} cell {i}: the English changed since it was translated, not in the catalog yet (run "
-            "python -m course_lib.translate extract, then translate it)") in _problems_of(notebook)
+            "python -m course_lib.tools.translate extract, then translate it)") in _problems_of(notebook)
     translate.update_catalog(catalog, translate.notebook_messages(notebook))
     stale = _problems_of(notebook)
     assert f"{notebook.name} cell {i}: stale, the English changed since it was translated" in stale
@@ -171,7 +172,7 @@ def test_code_comments_split_from_code():
 
 def test_a_missing_translation_and_an_unbuilt_notebook_are_named(tiny_course):
     notebook, catalog = tiny_course
-    assert f"notebooks/zh/{notebook.name}: missing (run python -m course_lib.translate build)" in _problems_of(notebook)
+    assert f"notebooks/zh/{notebook.name}: missing (run python -m course_lib.tools.translate build)" in _problems_of(notebook)
     po = polib.pofile(str(catalog), wrapwidth=0)
     po[2].msgstr = ""
     po.save()
@@ -277,7 +278,7 @@ def test_a_link_naming_another_notebook_by_its_title_is_not_a_first_use():
 
 
 def test_the_chinese_course_map_and_headers_give_the_chinese_runs_times():
-    from course_lib import runtimes
+    from course_lib.tools import runtimes
 
     start = json.loads((translate.OUT / "00_start_here.ipynb").read_text(encoding="utf-8"))
     course_map = next("".join(c["source"]) for c in start["cells"] if "\n| # |" in "".join(c["source"]))

@@ -100,7 +100,7 @@ def browser():
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
     """Both editions of the static site, built once for every site test: (folder, the pages written)."""
-    from course_lib.site import build_site
+    from course_lib.tools.site import build_site
 
     out = tmp_path_factory.mktemp("site")
     return out, build_site(out, log=lambda line: None)

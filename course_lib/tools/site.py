@@ -1,6 +1,6 @@
 """A static site of the course, for reading without Python: `make site`, or
 
-    python -m course_lib.site [--out site]
+    python -m course_lib.tools.site [--out site]
 
 One HTML page per committed notebook (what `git show HEAD:notebooks/X.ipynb` gives, so that a
 learner's autosaved edits stay out of it; outside a git checkout, the working copies, and it says
@@ -26,9 +26,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .i18n import _, using
+from ..files import write_text
+from ..i18n import _, using
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 SNAPSHOT_CAPTION = "*Saved picture of the widget"
@@ -192,7 +193,7 @@ def _docstrings() -> dict[str, str]:
     """First docstring line of the course's plotting, diagram and prediction functions, by name."""
     found = {}
     for module in ("plotting", "diagrams", "predict"):
-        tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text(encoding="utf-8"))
+        tree = ast.parse((Path(__file__).resolve().parents[1] / f"{module}.py").read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and ast.get_docstring(node):
                 found[node.name] = " ".join(ast.get_docstring(node).split("\n\n")[0].split())
@@ -492,18 +493,17 @@ def build_edition(out: Path, notebooks: Path, lang: str, log=print) -> list[Path
     written = []
     for i, (page, nb) in enumerate(zip(pages, nbs)):
         path = out / page.href
-        path.write_text(render_page(nb, page.title, navigation(pages, i, "top", lang), navigation(pages, i, "bottom", lang),
-                                    lang), encoding="utf-8")
+        write_text(path, render_page(nb, page.title, navigation(pages, i, "top", lang),
+                                     navigation(pages, i, "bottom", lang), lang))
         written.append(path)
     index = out / "index.html"
-    index.write_text(render_index(pages, times_note, _("committed notebooks") if committed else
-                                  _("working copies of the notebooks (not the committed versions)"), lang),
-                     encoding="utf-8")
+    write_text(index, render_index(pages, times_note, _("committed notebooks") if committed else
+                                   _("working copies of the notebooks (not the committed versions)"), lang))
     return [index, *written]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.site", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m course_lib.tools.site", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "site")
     args = parser.parse_args(argv)
     paths = build_site(args.out)

@@ -5,8 +5,8 @@ the cell started (`iopub.status.busy`) and finished (`iopub.status.idle`). These
 them into seconds, so that the README's table, the notebook headers, the course map and the
 warnings before slow cells quote the measured run instead of a number typed by hand:
 
-    python -m course_lib.runtimes            # rewrite them all from the saved timings
-    python -m course_lib.runtimes --check    # exit 1 when one is stale
+    python -m course_lib.tools.runtimes            # rewrite them all from the saved timings
+    python -m course_lib.tools.runtimes --check    # exit 1 when one is stale
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from .i18n import _, language
+from ..files import write_text
+from ..i18n import _, language
 
 SLOW_SECONDS = 60           # a cell that ran longer than this says so in the text above it
 
@@ -64,7 +65,7 @@ def read(path: Path) -> dict:
 
 
 # ------------------------------------------------ the times quoted in the prose, written from the runs
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 HEADER = re.compile(r"\n?\*\*(?:Full run:|完整运行：)\*\*[^\n]*")
 SLOW_NOTE = re.compile(r"\n?<!-- runtime -->.*?<!-- /runtime -->", re.S)
@@ -180,7 +181,7 @@ def write_all(notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.md") ->
             dates.append(run_date(nb))
         text = json.dumps(updated(nb), indent=1, ensure_ascii=False) + "\n"
         if text != path.read_text(encoding="utf-8"):
-            path.write_text(text, encoding="utf-8")
+            write_text(path, text)
             changed.append(path)
     start = notebooks / "00_start_here.ipynb"
     nb = read(start)
@@ -190,11 +191,11 @@ def write_all(notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.md") ->
             _set(cell, course_map_with_times("".join(cell["source"]), by_number))
     text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     if text != start.read_text(encoding="utf-8"):
-        start.write_text(text, encoding="utf-8")
+        write_text(start, text)
         changed.append(start)
     new = readme_with_times(readme.read_text(encoding="utf-8"), times, max(dates) if dates else "unknown")
     if new != readme.read_text(encoding="utf-8"):
-        readme.write_text(new, encoding="utf-8")
+        write_text(readme, new)
         changed.append(readme)
     return changed
 

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIRST_NOTEBOOK = "notebooks/00_start_here.ipynb"
 # Per edition: the first notebook and JupyterLab's UI language (the zh_CN language pack is a
 # dependency of the course). The zh edition keeps its Lab settings in .jupyter-zh/ (git-ignored), so
@@ -34,6 +34,25 @@ EDITIONS = {"en": {"first": FIRST_NOTEBOOK, "locale": None},
 ZH_SETTINGS = ROOT / ".jupyter-zh" / "user-settings"
 # JupyterLab settings for the course's own environment: no news pop-up on the first start.
 LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a settings file atomically (standard library only: this module runs before the course's
+    requirements are installed, so it cannot use course_lib.files, whose rule it follows)."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".course-tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_lab_overrides(prefix: Path = Path(sys.prefix)) -> Path:
@@ -48,16 +67,14 @@ def write_lab_overrides(prefix: Path = Path(sys.prefix)) -> Path:
         current = {}
     for plugin, values in LAB_OVERRIDES.items():
         current[plugin] = {**current.get(plugin, {}), **values}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps(current, indent=2) + "\n")
     return path
 
 
 def write_zh_settings(folder: Path = ZH_SETTINGS) -> Path:
     """JupyterLab user settings with the UI language set to Chinese (zh_CN)."""
     path = folder / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"locale": "zh_CN"}, indent=2) + "\n", encoding="utf-8")
+    _write(path, json.dumps({"locale": "zh_CN"}, indent=2) + "\n")
     return path
 
 
@@ -120,7 +137,7 @@ def test_commands(e2e: bool, units_only: bool = False) -> list[list[str]]:
     cmds = [py + ["tests", "--ignore=tests/e2e"]]
     if units_only:
         return cmds
-    cmds.append([sys.executable, "-m", "course_lib.translate", "build"])
+    cmds.append([sys.executable, "-m", "course_lib.tools.translate", "build"])
     cmds.append(py + ["-n", "2", "--dist", "loadfile", "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with",
                       "tests/sanitize.cfg", "notebooks/"])
     if e2e:

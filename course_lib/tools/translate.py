@@ -7,10 +7,10 @@ notebook with each markdown cell replaced by its translation and each code cell 
 comments translated (the catalog's entries with context "code comment"); a code cell keeps the outputs of
 the last zh run while its code, comments aside, is unchanged.
 
-    python -m course_lib.translate extract   # bring every catalog up to date with the English
-    python -m course_lib.translate todo      # what needs translating: missing, stale (fuzzy) entries
-    python -m course_lib.translate build     # write notebooks/zh/*.ipynb from the catalogs
-    python -m course_lib.translate check     # fail on anything stale, missing, off-glossary or unbuilt
+    python -m course_lib.tools.translate extract   # bring every catalog up to date with the English
+    python -m course_lib.tools.translate todo      # what needs translating: missing, stale (fuzzy) entries
+    python -m course_lib.tools.translate build     # write notebooks/zh/*.ipynb from the catalogs
+    python -m course_lib.tools.translate check     # fail on anything stale, missing, off-glossary or unbuilt
 
 An English cell that changes no longer matches its entry: `extract` keeps the old translation as a
 fuzzy entry (with the old English as its previous msgid), and `check` fails until it is retranslated.
@@ -34,10 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import runtimes
-from .i18n import DOMAIN, LOCALE_DIR, catalog_path, using
+from ..files import write_text
+from ..i18n import DOMAIN, LOCALE_DIR, catalog_path, using
 
-ROOT = Path(__file__).resolve().parents[1]
-_PACKAGE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LANG = "zh"
 OUT = NOTEBOOKS / LANG
@@ -67,7 +68,7 @@ def _source(cell: dict) -> str:
 
 
 def without_run_times(text: str) -> str:
-    """A markdown cell without what `course_lib.runtimes` writes from a run's timings (the header
+    """A markdown cell without what `course_lib.tools.runtimes` writes from a run's timings (the header
     line, the notes above slow cells, the course map's time column): each edition writes its own."""
     from .runtimes import HEADER, SLOW_NOTE
 
@@ -219,8 +220,7 @@ def update_catalog(path: Path, messages: list[tuple]) -> dict:
     fresh.extend(entries)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = fresh.__unicode__()
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+    write_text(path, text)
     return counts
 
 
@@ -395,7 +395,7 @@ def build(write: bool = True) -> dict[str, dict]:
                                             {k: v for k, v in seconds.items() if v}, max(stamps) if stamps else "unknown")
         result[README_ZH.name] = {"text": readme, "untranslated": []}
         if write and readme != README_ZH.read_text(encoding="utf-8"):
-            README_ZH.write_text(readme, encoding="utf-8")
+            write_text(README_ZH, readme)
     for nb in english_notebooks():
         out, untranslated = built[nb.name]
         text = _dump(out)
@@ -403,8 +403,7 @@ def build(write: bool = True) -> dict[str, dict]:
         if write:
             OUT.mkdir(exist_ok=True)
             target = OUT / nb.name
-            if not target.exists() or target.read_text(encoding="utf-8") != text:
-                target.write_text(text, encoding="utf-8")
+            write_text(target, text)
     return result
 
 
@@ -505,7 +504,7 @@ def check(built: dict | None = None) -> list[str]:
     for nb in english_notebooks():
         path = notebook_catalog(nb)
         if not path.exists():
-            problems.append(f"{nb.name}: no catalog {path.relative_to(ROOT)} (run python -m course_lib.translate extract)")
+            problems.append(f"{nb.name}: no catalog {path.relative_to(ROOT)} (run python -m course_lib.tools.translate extract)")
             continue
         entries = _catalog_entries(nb)
         pairs = []
@@ -516,7 +515,7 @@ def check(built: dict | None = None) -> list[str]:
             if entry is None:
                 near = difflib.get_close_matches(msgid, [m for c, m in entries if c == ctxt], n=1, cutoff=0.5)
                 problems.append(f"{what}: " + ("the English changed since it was translated" if near else "new English")
-                                + ", not in the catalog yet (run python -m course_lib.translate extract, then translate it)")
+                                + ", not in the catalog yet (run python -m course_lib.tools.translate extract, then translate it)")
             elif "fuzzy" in entry.flags:
                 problems.append(f"{what}: stale, the English changed since it was translated")
             elif not entry.msgstr.strip():
@@ -529,20 +528,20 @@ def check(built: dict | None = None) -> list[str]:
         problems += number_problems(nb.name, pairs)
         target = OUT / nb.name
         if not target.exists():
-            problems.append(f"notebooks/{LANG}/{nb.name}: missing (run python -m course_lib.translate build)")
+            problems.append(f"notebooks/{LANG}/{nb.name}: missing (run python -m course_lib.tools.translate build)")
         elif target.read_text(encoding="utf-8") != built[nb.name]["text"]:
             problems.append(f"notebooks/{LANG}/{nb.name}: not built from the current catalogs and English notebook "
-                            "(run python -m course_lib.translate build)")
+                            "(run python -m course_lib.tools.translate build)")
     if README_ZH.name in built and README_ZH.read_text(encoding="utf-8") != built[README_ZH.name]["text"]:
         problems.append(f"{README_ZH.name}: its table's times are not those of notebooks/{LANG}/ (run python -m "
-                        "course_lib.translate build)")
+                        "course_lib.tools.translate build)")
     for extra in sorted(set(p.name for p in OUT.glob("*.ipynb")) - set(built)):
         problems.append(f"notebooks/{LANG}/{extra}: has no English source")
     runtime = _load(catalog_path(LANG, DOMAIN))
     live = {e.msgid: e for e in runtime if not e.obsolete}
     for msgid, where in runtime_messages():
         entry = live.get(msgid)
-        state = ("not in the catalog (run python -m course_lib.translate extract)" if entry is None else
+        state = ("not in the catalog (run python -m course_lib.tools.translate extract)" if entry is None else
                  "stale, the English changed since it was translated" if "fuzzy" in entry.flags else
                  "not translated" if not entry.msgstr.strip() else None)
         if state:
@@ -565,7 +564,7 @@ def statistics() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.translate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course_lib.tools.translate", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["extract", "build", "check", "todo", "stats"])
     args = parser.parse_args(argv)
     if args.command == "extract":
@@ -579,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             for line in left:
                 print(line, file=sys.stderr)
             print(f"{len(left)} texts not shipped as a current translation (a stale one ships its old translation, "
-                  "marked stale; a missing one ships the English): run python -m course_lib.translate extract, "
+                  "marked stale; a missing one ships the English): run python -m course_lib.tools.translate extract, "
                   "then translate them", file=sys.stderr)
             return 1
         print("every markdown cell and code comment translated")
