@@ -178,6 +178,38 @@ def test_01_2_each_mistake_gets_its_own_hint_not_the_fresh_w_one(answer, pattern
     assert "fresh w" not in message
 
 
+def plain_formula(n, sigma, residual):               # learner review: a formula for plain, draws for residual
+    if not residual:
+        return math.exp(n * (math.log(sigma) - (math.log(2) + 0.5772156649) / 2))
+    w = torch.randn(20_000, n) * sigma
+    return (1 + w).abs().prod(dim=1).median().item()
+
+
+def product_of_medians(n, sigma, residual):          # learner review: each layer's median, then the product
+    w = torch.randn(20_000, n) * sigma
+    f = 1 + w if residual else w
+    return f.abs().median(dim=0).values.prod().item()
+
+
+def test_01_2_learner_review_slips_get_their_own_hints():
+    torch.manual_seed(0)
+    assert "geometric mean of |f|" in refused(checks.check_typical_gradient, plain_formula)
+    message = refused(checks.check_typical_gradient, product_of_medians)
+    assert "take each layer's median before multiplying" in message
+
+
+def test_01_2_a_noisy_median_near_the_mean_is_told_to_use_more_draws():
+    """Learner review: 200 draws from a generator made once, seed 2, got "looks like the mean"."""
+    rng = np.random.default_rng(2)
+
+    def few(n, sigma, residual):
+        w = rng.standard_normal((200, n)) * sigma
+        f = 1 + w if residual else w
+        return float(np.median(np.abs(np.prod(f, axis=1))))
+    message = refused(checks.check_typical_gradient, few)
+    assert "Use more draws" in message and "mean of |∏ f|" not in message
+
+
 def test_01_2_a_shared_w_still_gets_the_fresh_w_hint():
     def shared(n, sigma, residual):
         w = torch.randn(20_000, 1) * sigma

@@ -188,6 +188,13 @@ def test_05_2_prediction_is_compared_with_the_measurement():
     assert out.index("You predicted") < out.index("the output does not change")
 
 
+def test_05_2_a_zero_prediction_of_the_output_change_is_about_right():
+    """Learner review: predicting 0 against a measured 1.19e-06 got no verdict."""
+    out = _output(checks.check_scale_invariance, scale_solution, predicted=(0, 0.1))
+    assert re.search(r"You predicted an output change of 0 at c = 10; you measured [\d.e+-]+ \(about right: zero, up to "
+                     r"floating-point rounding\)\.", out)
+
+
 def test_05_2_an_unanswered_prediction_is_allowed_but_said():
     out = _output(checks.check_scale_invariance, scale_solution, predicted=(..., ...))
     assert "You left a prediction as `...`" in out and "You predicted" not in out
@@ -548,6 +555,28 @@ def test_06_2_mac_slips_get_their_own_hints():
     _refused(checks.check_param_shares, param_shares, lambda m, x: param_shares(m), match="your MAC shares are the parameter shares")
     _refused(checks.check_param_shares, param_shares, mac_shares_input_positions, match="at the positions of its input map")
     _refused(checks.check_param_shares, param_shares, lambda m, x: {k: 100 * v for k, v in mac_shares_hooks(m, x).items()}, match="percentages")
+
+
+def mac_shares_convolutions_only(model, x):          # learner review: hooks on nn.Conv2d only, fc left out
+    macs = dict.fromkeys(PARTS, 0)
+
+    def count(part):
+        def hook(module, inputs, output):
+            macs[part] += module.weight.numel() * output.shape[-2] * output.shape[-1]
+        return hook
+    hooks = [m.register_forward_hook(count(n.split(".")[0])) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model.eval()(x)
+    for h in hooks:
+        h.remove()
+    return {k: v / sum(macs.values()) for k, v in macs.items()}
+
+
+def test_06_2_leaving_the_classifier_out_of_the_macs_is_refused():
+    """Learner review: at 224×224 the classifier does 0.03% of the MACs, under the tolerance; the
+    check's 8×8 case, where it does a fifth of them, names the slip."""
+    _refused(checks.check_param_shares, param_shares, mac_shares_convolutions_only,
+             match=r"your classifier \(fc\) does no MACs, but it does \d+\.\d% of them")
 
 
 def test_06_2_predictions_are_compared_with_the_measured_shares():

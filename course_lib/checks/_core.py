@@ -230,7 +230,7 @@ def expect(condition: bool, message: str) -> None:
 
 
 def _refuse(value, what: str):
-    raise CheckFailed(_("Answer with {what}; you gave a {name}.").format(what=_(what), name=type(value).__name__))
+    raise CheckFailed(_("Answer with {what}; you gave a value of type {name}.").format(what=_(what), name=type(value).__name__))
 
 
 def number(value, what: str = N_("a number")) -> float:
@@ -343,7 +343,7 @@ def randomise_bn(module: nn.Module, generator: torch.Generator) -> None:
 
 def module_answer(obj, what: str) -> nn.Module:
     """The learner's module, refused with a message when it is not an nn.Module."""
-    expect(isinstance(obj, nn.Module), _("{what} should be an nn.Module; you gave a {name}.").format(what=_(what), name=type(obj).__name__))
+    expect(isinstance(obj, nn.Module), _("{what} should be an nn.Module; you gave a value of type {name}.").format(what=_(what), name=type(obj).__name__))
     return obj
 
 

@@ -133,11 +133,14 @@ def _check_scale_invariance(fn: Callable[[float], tuple], predicted) -> None:
     if first is not NOT_ASKED:
         m_change, m_ratio = found[10.0]
         if first[0] is not None:
-            print(_("You predicted an output change of {p:.3g} at c = 10; you measured {m:.3g}.").format(p=first[0], m=m_change))
+            verdict = (_("about right: zero, up to floating-point rounding") if abs(first[0]) < 1e-4 and m_change < 1e-4
+                       else _times(first[0], m_change))
+            print(_("You predicted an output change of {p:.3g} at c = 10; you measured {m:.3g}{times}.").format(
+                p=first[0], m=m_change, times=_(" ({times})").format(times=verdict) if verdict else ""))
         if first[1] is not None:
             times = _times(first[1], m_ratio)
             print(_("You predicted a gradient ratio of {p:.3g} at c = 10; you measured {m:.3g}{times}.").format(
-                p=first[1], m=m_ratio, times=f" ({times})" if times else ""))
+                p=first[1], m=m_ratio, times=_(" ({times})").format(times=times) if times else ""))
     print(_("the output does not change, and the gradient shrinks by 1/c (your ratio at c = 10: {ratio:.4g})").format(ratio=found[10.0][1]))
     print(_("but at c = {c:g}, where BN's eps outweighs the variance, your output changed by {change:.3g} and your ratio is {ratio:.3g}, not 1/c = {inverse:.3g}").format(
         c=c, change=change, ratio=ratio, inverse=1 / c))

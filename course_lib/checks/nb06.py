@@ -130,13 +130,15 @@ def _param_shares(fn: Callable[[nn.Module], dict], mac_fn: Callable | None, pred
             expect(abs(shares[n] - want[n]) < 1e-4, _("For {model}, part {n}: the share is {want_n:.4f}, you have {shares_n:.4f}. Count the parameters of that part of the model, all its submodules included.").format(model=model_name, n=n, want_n=want[n], shares_n=shares[n]))
         measured.append(want)
     macs = []
-    for k, (model, model_name, x) in enumerate(cases):
+    # and at 8×8, where the maps shrink to 1×1 early and the classifier does a fifth of the work
+    mac_cases = [*cases, (cases[0][0], cases[0][1], torch.zeros(1, 3, 8, 8))]
+    for k, (model, model_name, x) in enumerate(mac_cases):
         counted = macs_by_part(model, tuple(x.shape[1:]), part=lambda name, module: name.split(".")[0])
         want = {n: counted.get(n, 0) / counted["total"] for n in PARTS}
         macs.append(want)
         if mac_fn is None:
             continue
-        expect(callable(mac_fn), _("Pass mac_shares as a function, mac_shares(model, x); you gave a {name}.").format(name=type(mac_fn).__name__))
+        expect(callable(mac_fn), _("Pass mac_shares as a function, mac_shares(model, x); you gave a value of type {name}.").format(name=type(mac_fn).__name__))
         try:
             answer = mac_fn(model, x.clone())
         except _LearnerError as wrapped:                   # BatchNorm in training mode on one image
@@ -147,7 +149,10 @@ def _param_shares(fn: Callable[[nn.Module], dict], mac_fn: Callable | None, pred
         shares = _shares_of(answer, model_name, "MAC")
         if _close_shares(shares, want, MAC_TOLERANCE):
             continue
-        expect(not _close_shares(shares, measured[k], 5e-3) and not _close_shares(shares, _macs(model, x, positions="none"), 5e-3),
+        expect(not (shares["fc"] < 1e-6 < want["fc"]),
+               _("For {model} and a {h}×{w} input your classifier (fc) does no MACs, but it does {share:.1%} of them: a Linear layer multiplies each input by each output once, in × out MACs per image. Count nn.Linear layers too.").format(
+                   model=model_name, h=x.shape[-2], w=x.shape[-1], share=want["fc"]))
+        expect(not _close_shares(shares, measured[min(k, 1)] if k < 2 else measured[0], 5e-3) and not _close_shares(shares, _macs(model, x, positions="none"), 5e-3),
                _("For {model} your MAC shares are the parameter shares, but a convolution uses each of its weights once for every position of its output map. Count each layer's multiply–accumulates for this input.").format(model=model_name))
         expect(not _close_shares(shares, _macs(model, x, positions="input"), MAC_TOLERANCE),
                _("For {model} you counted each convolution at the positions of its input map; a strided convolution computes only at the positions of its (smaller) output map. Use the output's height and width.").format(model=model_name))

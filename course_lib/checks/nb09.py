@@ -21,7 +21,7 @@ def _yes_or_no(value) -> bool:
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype == torch.bool:
         return bool(value)
     expect(isinstance(value, (bool, np.bool_)),
-           _("Record your prediction as True or False; you gave a {name}.").format(name=type(value).__name__))
+           _("Record your prediction as True or False; you gave a value of type {name}.").format(name=type(value).__name__))
     return bool(value)
 
 
