@@ -27,7 +27,7 @@ from contextlib import nullcontext
 
 from . import experiments as ex
 from . import files, report
-from .config import get_device, is_fast
+from .config import SettingError, check_settings, get_device, is_fast
 from .models import check_depth
 
 
@@ -116,6 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--resume", action="store_true",
                            help="keep the finished runs in --out and train only the missing ones")
     args = parser.parse_args(argv)
+    try:
+        check_settings()
+    except SettingError as err:
+        parser.error(str(err))
     for option in ("depths", "arms"):
         values = getattr(args, option, None) or []
         if len(set(values)) != len(values):

@@ -75,6 +75,9 @@ def sha256(path: str | Path) -> str:
 def verify_bundled(directory: str | Path | None = None) -> None:
     """Check that the bundled MNIST files exist and match their recorded checksums."""
     directory = Path(directory) if directory is not None else BUNDLED_DIR
+    if directory == BUNDLED_DIR and not DATA_DIR.is_dir():
+        from .config import check_settings
+        check_settings()                         # COURSE_DATA_DIR pointing nowhere: say so, by name
     for name, expected in BUNDLED_FILES.items():
         path = directory / name
         if not path.is_file():

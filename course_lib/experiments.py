@@ -481,7 +481,11 @@ def short_run(model: nn.Module, seed: int = 0, num_steps: int | None = None, lr:
     `should_stop()` is checked after every step (the depth explorer's stop button).
     """
     p = preset("short-run")
-    num_steps = num_steps or p.steps
+    if num_steps is None:
+        num_steps = p.steps
+    elif isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise ValueError(_("num_steps must be a whole number of steps, 1 or more (or None for the default, {default}); got {steps!r}").format(
+            default=p.steps, steps=num_steps))
     data = load_mnist(p.num_train, 64, 64, seed=seed, size=size)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     runner = Runner(model, opt, nn.CrossEntropyLoss(), Accuracy())

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from .i18n import N_, _
 
+import math
 import signal
 import threading
 import time
+import warnings
 import weakref
 from typing import Callable
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from . import models
 from .analysis import activation_stats, gradient_norms
@@ -87,6 +90,12 @@ def estimate_train_seconds(depth: int, num_steps: int, batch_size: int = 64, rat
 def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64, rate: float | None = None) -> tuple[str, str]:
     """("ok" | "warn" | "refuse", message) for a "train now" request, from the measured speed."""
     check_depth(depth)
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(_("num_steps must be a whole number of steps, 1 or more; got {steps!r}").format(steps=num_steps))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(_("batch_size must be a whole number, 1 or more; got {value!r}").format(value=batch_size))
+    if rate is not None and not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise ValueError(_("rate must be a positive number of seconds per image-layer; got {value!r}").format(value=rate))
     rate, source = (rate, N_("given")) if rate is not None else SPEED.current()
     source = _(source)
     est = estimate_train_seconds(depth, num_steps, batch_size, rate)
@@ -326,8 +335,15 @@ class BackgroundRun:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Ask the run to stop at its next step; True when a run was active. Before any start() it is
+        a no-op that says so (a stop is not kept for a later run: that run would end at once)."""
+        if self._thread is None:
+            warnings.warn(_("stop() before start(): no run has started, so there is nothing to stop"),
+                          RuntimeWarning, stacklevel=2)
+            return False
         self._stop.set()
+        return self.running()
 
     def _log(self, history: dict) -> None:
         self.steps_done = len(history.get("step", ()))
@@ -339,8 +355,8 @@ class BackgroundRun:
         finished = self.finished               # this run's event (on_done may start the next run)
         try:
             self.result = work(self._stop.is_set, self._log)
-        except Exception as err:               # kept for the caller: a thread's traceback is lost
-            self.error = err
+        except BaseException as err:           # kept for the caller: a thread's traceback is lost
+            self.error = err                   # (SystemExit and KeyboardInterrupt too: never neither)
         finally:
             _ONE_RUN.release()                 # before on_done, which may start the next run
             self.started.set()
@@ -372,4 +388,7 @@ class BackgroundRun:
         return True
 
     def join(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end (at most `timeout` seconds); True when it has ended."""
+        if self._thread is None:
+            raise RuntimeError(_("join() before start(): no run has started, so there is nothing to wait for"))
         return self.finished.wait(timeout)

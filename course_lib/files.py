@@ -214,7 +214,10 @@ def _write_file_and_record(path: Path, writer: Callable[[BinaryIO], None], recor
     def both(digest: str) -> None:
         # Just before the replace the record lists the old digest and the new one: a crash on
         # either side of the replace leaves a complete file that matches its record.
-        old = _recorded_digests(path) if path.exists() else []
+        try:
+            old = (_recorded_digests(path) or []) if path.exists() else []
+        except DamagedFileError:
+            old = []                          # a damaged record: the new one replaces it
         lines = "".join(f"{d}  {path.name}\n" for d in dict.fromkeys([*old, digest]))
         _replace_atomically(record, lambda f: f.write(lines.encode()))
 

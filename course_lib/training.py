@@ -92,20 +92,23 @@ def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None
     a checkpoint damaged later is refused when it is loaded."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"model": state, "model_args": getattr(model, "model_args", None), "meta": meta or {}}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)            # in memory first: a full disk is then files' clear error, not torch's
     try:
-        return files.write_with(path, lambda f: torch.save(payload, f))
+        return files.write_bytes(path, buffer.getvalue())
     except files.FileWriteError as err:
         raise CheckpointError(str(err)) from None
 
 
 def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint dict safely (`weights_only=True`) after checking its SHA-256 record,
-    with a clear error if it is missing, damaged or not a course checkpoint."""
+    with a clear error if it is missing, damaged, without its record (unverified) or not a course
+    checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(_("checkpoint not found: {path}").format(path=path) + (_(" (it is a folder)") if path.is_dir() else ""))
     try:
-        data = files.read_bytes(path, _(CHECKPOINT_FIX))
+        data = files.read_bytes(path, _(CHECKPOINT_FIX), required=True)   # no record: unverified, refused
     except files.DamagedFileError as err:
         raise CheckpointError(str(err)) from None
     try:

@@ -101,15 +101,16 @@ def extract_features(model: nn.Module, x: Tensor, size: int, batch_size: int = 5
 def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True, log=print) -> Features:
     """`extract_features`, cached on disk (git-ignored) by weights source, size and photos.
 
-    The cache file is written with its SHA-256 record (`files.write_with`); a damaged cache file
-    is never used: `log` says so and the features are computed again. Where the cache cannot be
+    The cache file is written with its SHA-256 record (`files.write_bytes`); a damaged cache file,
+    or one without its record (unverified), is never used: `log` says so and the features are
+    computed again. Where the cache cannot be
     written (a read-only or full disk), `log` says why and the features are returned uncached.
     """
     digest = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
     path = FEATURE_DIR / f"resnet50-{net.source}-{size}px-{digest}.pt"
     if path.is_file():
         try:
-            saved = torch.load(io.BytesIO(files.read_bytes(path, _("It is computed again now."))),
+            saved = torch.load(io.BytesIO(files.read_bytes(path, _("It is computed again now."), required=True)),
                                weights_only=True)
             if saved["pooled"].shape[0] == len(x) == saved["c4"].shape[0]:
                 return Features(saved["pooled"], saved["c4"])
@@ -119,8 +120,10 @@ def cached_features(net: Pretrained, x: Tensor, size: int, progress: bool = True
         except Exception as err:              # unreadable or of another shape: compute it again
             log(_("[feature cache] {path} is damaged or not a feature cache ({name}: {err}); it is computed again now.").format(path=path, name=type(err).__name__, err=err))
     feats = extract_features(net.model, x, size, progress=progress)
+    buffer = io.BytesIO()
+    torch.save({"pooled": feats.pooled, "c4": feats.c4}, buffer)
     try:
-        files.write_with(path, lambda f: torch.save({"pooled": feats.pooled, "c4": feats.c4}, f))
+        files.write_bytes(path, buffer.getvalue())
     except files.FileWriteError as err:       # a cache is optional: use the features uncached
         log(_("[feature cache] not saved, so they will be computed again next time: {err}").format(err=err))
     return feats

@@ -621,7 +621,7 @@ WRONG = {
                                (lambda n, s, r: torch.randn(20_000, n, dtype=torch.float64).mul(s).add(1 if r else 0)
                                 .abs().prod(1).mean().item(), "mean of"),
                                (lambda n, s, r: (torch.randn(20_000, 1, dtype=torch.float64).mul(s).add(1 if r else 0)
-                                                 .abs() ** n).median().item(), "shared one w"),
+                                                 .abs() ** n).median().item(), "share one w"),
                                (lambda n, s, r: 1e-3 if not r else _typical(n, s, r), "off by a factor")],
     "check_plain_identity": [(_identity_with(zero_bn=True), "outputs zeros"),
                              (_identity_with(eps=False), "if BatchNorm had no eps"),

@@ -48,7 +48,7 @@ def test_device_policy(monkeypatch):
     with pytest.raises(ValueError, match="CUDA is not available"):
         get_device()
     monkeypatch.setenv("COURSE_DEVICE", "gpu-please")
-    with pytest.raises(ValueError, match="unknown device"):
+    with pytest.raises(ValueError, match="unknown device COURSE_DEVICE=.gpu-please.: use cpu, cuda"):
         get_device()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.delenv("COURSE_DEVICE")

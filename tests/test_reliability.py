@@ -93,7 +93,7 @@ import threading
 import numpy as np
 from PIL import Image
 
-from course_lib import assets, experiments, explorer, pretrained
+from course_lib import assets, experiments, explorer, files, pretrained
 from course_lib.__main__ import main as cli
 from course_lib.training import load_checkpoint, model_from_checkpoint, save_checkpoint
 
@@ -298,7 +298,9 @@ def _payload_file(tmp_path, **changes):
     path = save_checkpoint(cifar_resnet(8), tmp_path / "good.pt")
     payload = {**load_checkpoint(path), **changes}
     bad = tmp_path / "bad.pt"
-    torch.save(payload, bad)                      # written by hand: no integrity record, loads as before
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    files.write_bytes(bad, buffer.getvalue())     # through files: with its record, as the course writes
     return bad
 
 

@@ -1,3 +1,4 @@
+import io
 import math
 import os
 
@@ -5,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_lib import Accuracy, Runner, seed_everything
+from course_lib import Accuracy, Runner, files, seed_everything
 from course_lib.data import load_mnist
 from course_lib.metrics import confusion_matrix
 from course_lib.models import cifar_resnet, resnet18
@@ -96,9 +97,14 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage" * 10)
+    with pytest.raises(CheckpointError, match="has no integrity record"):      # written outside the course
+        load_checkpoint(bad)
+    files.write_bytes(bad, b"garbage" * 10)
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(bad)
-    torch.save({"weights": 1}, tmp_path / "other.pt")
+    buffer = io.BytesIO()
+    torch.save({"weights": 1}, buffer)
+    files.write_bytes(tmp_path / "other.pt", buffer.getvalue())
     with pytest.raises(CheckpointError, match="not a course checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
     path = save_checkpoint(cifar_resnet(8), tmp_path / "c8.pt")

@@ -148,8 +148,8 @@ def run(fn: Callable, *args, **kwargs):
         return fn(*args, **kwargs)
     except (_NotAttempted, _LearnerError, CheckFailed, NotImplementedError, KeyboardInterrupt):
         raise
-    except Exception as err:                               # noqa: BLE001 - any error of the learner's code
-        raise _LearnerError(err) from err
+    except (Exception, SystemExit) as err:                 # noqa: BLE001 - any error of the learner's code,
+        raise _LearnerError(err) from err                  # sys.exit() included: it must not end the kernel's cell
 
 
 def _placeholder_guard(answer):
@@ -204,8 +204,13 @@ def exercise(name: str):
                 failed.exercise = name
                 _show_solution_link(name)
                 raise failed from err
-            except Exception as err:                      # noqa: BLE001
-                if _learner_frame(err.__traceback__):     # learner code the check called indirectly (a forward)
+            except (Exception, SystemExit) as err:        # noqa: BLE001
+                if isinstance(err, TypeError) and "object is not callable" in str(err) and not callable(answer):
+                    failed = CheckFailed(_("{name} expects a function (or class) to call; you passed a value of type {kind}. Pass the function itself, without calling it: check(my_function), not check(my_function(...)).").format(
+                        name=_exercise(name), kind=type(answer).__name__))
+                    failed.exercise = name
+                    raise failed from None
+                if isinstance(err, SystemExit) or _learner_frame(err.__traceback__):   # learner code called indirectly
                     failed = CheckFailed(_("Your code raised {name}: {first_line}. Run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err)))
                     failed.exercise = name
                     _show_solution_link(name)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..config import DATA_DIR
-from ..files import write_text
+from ..files import DamagedFileError, read_json, write_text
 from ..report import format_seconds
 
 RESULTS_DIR = DATA_DIR / "results"
@@ -76,24 +76,59 @@ def is_current(readme: Path = README, results_dir: Path = RESULTS_DIR, notebooks
     return render(text, table(results_dir, notebooks_dir)) == text
 
 
-def compare(old: dict, new: dict) -> dict:
-    """Two files of one experiment, run by run (matched by arm and seed): the largest difference of
-    the test accuracy, and the first training step whose loss differs."""
-    key = lambda r: (r["arm"], r["seed"])  # noqa: E731
-    before = {key(r): r for r in old["runs"]}
-    pairs = [(before[key(r)], r) for r in new["runs"] if key(r) in before]
+def _runs(results: dict, name: str) -> dict[tuple, dict]:
+    """The runs of any results file, keyed by (design, depth, arm, seed): `runs` at the top
+    (plain vs residual, degradation, budget) or under each of `designs` (the seed setting)."""
+    groups = [(None, results.get("runs"))] if "runs" in results else \
+        [(design, d.get("runs")) for design, d in (results.get("designs") or {}).items() if isinstance(d, dict)]
+    out = {}
+    for design, runs in groups:
+        if not isinstance(runs, list):
+            continue
+        for r in runs:
+            if isinstance(r, dict) and "arm" in r and "seed" in r:
+                out[(design, r.get("depth"), r["arm"], r["seed"])] = r
+    if not out:
+        raise ValueError(f"{name} holds no runs (no 'runs' list with arm and seed, at the top or under 'designs'): "
+                         "is it one of the course's results files?")
+    return out
+
+
+def _metric(run: dict) -> tuple[str, float | None]:
+    for key in ("test_acc", "final_train_error"):
+        if isinstance(run.get(key), (int, float)):
+            return key, float(run[key])
+    return "test_acc", None
+
+
+def _losses(run: dict) -> list:
+    history = run.get("history") if isinstance(run.get("history"), dict) else run
+    losses = history.get("train_loss") or history.get("epoch_loss") or []
+    return losses if isinstance(losses, list) else []
+
+
+def compare(old: dict, new: dict, names: tuple[str, str] = ("OLD", "NEW")) -> dict:
+    """Two files of one experiment, run by run (matched by design, depth, arm and seed): the largest
+    difference of the test accuracy (or, for the training-error experiments, of the final training
+    error), and the first training step whose loss differs."""
+    before, after = _runs(old, names[0]), _runs(new, names[1])
+    pairs = [(before[k], after[k], k) for k in after if k in before]
     if not pairs:
-        raise ValueError("the two files have no run (arm, seed) in common")
-    worst = max(pairs, key=lambda p: abs(p[0]["test_acc"] - p[1]["test_acc"]))
+        raise ValueError(f"{names[0]} and {names[1]} have no run (design, depth, arm, seed) in common")
+    metric = _metric(pairs[0][1])[0]
+    def diff(p):
+        a, b = _metric(p[0])[1], _metric(p[1])[1]
+        return abs(a - b) if a is not None and b is not None else 0.0
+    worst = max(pairs, key=diff)
     first_step = None
-    for a, b in pairs:
-        for step, (x, y) in enumerate(zip(a["history"]["train_loss"], b["history"]["train_loss"])):
+    for a, b, _k in pairs:
+        for step, (x, y) in enumerate(zip(_losses(a), _losses(b))):
             if x != y:
                 first_step = step if first_step is None else min(first_step, step)
                 break
-    return {"runs": len(pairs), "max_test_acc_diff": abs(worst[0]["test_acc"] - worst[1]["test_acc"]),
-            "worst": {"arm": worst[1]["arm"], "seed": worst[1]["seed"], "old": worst[0]["test_acc"],
-                      "new": worst[1]["test_acc"]}, "first_different_loss_step": first_step}
+    return {"runs": len(pairs), "metric": metric, "max_test_acc_diff": diff(worst),
+            "worst": {"arm": worst[1]["arm"], "seed": worst[1]["seed"], "depth": worst[2][1], "design": worst[2][0],
+                      "old": _metric(worst[0])[1], "new": _metric(worst[1])[1]}, "first_different_loss_step": first_step}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,10 +137,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), type=Path)
     args = parser.parse_args(argv)
     if args.compare:
-        c = compare(*(json.loads(p.read_text(encoding="utf-8")) for p in args.compare))
+        try:
+            loaded = [read_json(p, f"Restore it with `git checkout -- {p}` or re-run its command.") for p in args.compare]
+            c = compare(*loaded, names=tuple(str(p) for p in args.compare))
+        except FileNotFoundError as err:
+            parser.error(f"no such file: {err.filename}")
+        except (DamagedFileError, ValueError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
         w = c["worst"]
-        print(f"{c['runs']} runs in common; largest test-accuracy difference {c['max_test_acc_diff']:.3f} "
-              f"({w['arm']}, seed {w['seed']}: {w['old']:.3f} then, {w['new']:.3f} now); "
+        where = ", ".join(str(x) for x in (w["design"], f"depth {w['depth']}" if w["depth"] else None, w["arm"],
+                                          f"seed {w['seed']}") if x)
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        what = "test-accuracy" if c["metric"] == "test_acc" else "final-training-error"
+        print(f"{c['runs']} runs in common; largest {what} difference {c['max_test_acc_diff']:.3f} "
+              f"({where}: {fmt(w['old'])} then, {fmt(w['new'])} now); "
               f"first training step whose loss differs: {c['first_different_loss_step']}")
         return 0
     if args.check:

@@ -31,7 +31,11 @@ def cell_seconds(cell: dict) -> float | None:
     ex = cell.get("metadata", {}).get("execution", {})
     if "iopub.status.busy" not in ex or "iopub.status.idle" not in ex:
         return None
-    return (_when(ex["iopub.status.idle"]) - _when(ex["iopub.status.busy"])).total_seconds()
+    try:
+        seconds = (_when(ex["iopub.status.idle"]) - _when(ex["iopub.status.busy"])).total_seconds()
+    except (TypeError, ValueError):
+        return None                               # a timestamp that is not one: no timing
+    return seconds if seconds >= 0 else None      # idle before busy: a broken timing, not a negative time
 
 
 def notebook_seconds(nb: dict) -> float | None:
@@ -200,15 +204,32 @@ def write_all(notebooks: Path = NOTEBOOKS, readme: Path = ROOT / "README.md") ->
     return changed
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import shutil
     import sys
-    if sys.argv[1:] == ["--check"]:
-        import shutil
-        import tempfile
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m course_lib.tools.runtimes", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 when a quoted time is stale")
+    args = parser.parse_args(argv)
+    broken = [f"{path.name} cell {i}" for path in sorted(NOTEBOOKS.glob("*.ipynb"))
+              for i, c in enumerate(read(path)["cells"]) if c["cell_type"] == "code"
+              and {"iopub.status.busy", "iopub.status.idle"} <= set(c.get("metadata", {}).get("execution", {}))
+              and cell_seconds(c) is None]
+    if broken:
+        print(f"ignored broken timings (idle before busy, or not a time), so those notebooks get no total: "
+              f"{', '.join(broken)}", file=sys.stderr)
+    if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             shutil.copytree(NOTEBOOKS, Path(tmp) / "notebooks")
             shutil.copy(ROOT / "README.md", Path(tmp) / "README.md")
             stale = write_all(Path(tmp) / "notebooks", Path(tmp) / "README.md")
         print("stale:", [p.name for p in stale] or "none")
-        sys.exit(1 if stale else 0)
+        return 1 if stale else 0
     print("rewrote:", [str(p.relative_to(ROOT)) for p in write_all()] or "nothing (all current)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import runtimes
 from ..files import write_text
-from ..i18n import DOMAIN, LOCALE_DIR, catalog_path, using
+from ..i18n import DOMAIN, LOCALE_DIR, catalog_path, catalog_problems, using
 
 ROOT = Path(__file__).resolve().parents[2]
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -222,6 +222,18 @@ def update_catalog(path: Path, messages: list[tuple]) -> dict:
     text = fresh.__unicode__()
     write_text(path, text)
     return counts
+
+
+def catalog_errors() -> list[str]:
+    """Every syntax, encoding, placeholder and brace problem of the catalogs (see
+    `course_lib.i18n.catalog_problems`); nothing is read, built or rewritten from a catalog with one."""
+    problems = []
+    for path in sorted(CATALOGS.glob("*.po")):
+        problems += catalog_problems(path, formats=False)
+    runtime = catalog_path(LANG, DOMAIN)
+    if runtime.exists():
+        problems += catalog_problems(runtime, formats=True)
+    return [p.replace(str(ROOT) + "/", "") for p in problems]
 
 
 def extract() -> None:
@@ -498,7 +510,9 @@ def check(built: dict | None = None) -> list[str]:
     """Every problem of the Chinese edition, one line each (empty: all current)."""
     import polib  # noqa: F401  (a clear ImportError here rather than deep inside)
 
-    problems = []
+    problems = catalog_errors()
+    if problems:
+        return problems
     terms = glossary()
     built = build(write=False) if built is None else built
     for nb in english_notebooks():
@@ -567,6 +581,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.tools.translate", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["extract", "build", "check", "todo", "stats"])
     args = parser.parse_args(argv)
+    errors = catalog_errors()
+    if errors:
+        for line in errors:
+            print(line, file=sys.stderr)
+        print(f"{len(errors)} problem(s) in the catalogs: fix them (or restore the files with git) before "
+              f"`{args.command}` reads them; nothing was written", file=sys.stderr)
+        return 1
     if args.command == "extract":
         extract()
         return 0
