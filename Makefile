@@ -45,7 +45,7 @@ assets: $(STAMP)
 test: $(STAMP) assets
 	@start=$$(date +%s); \
 	$(PY) -m course_lib.tools.translate build && $(PY) -m course_lib.tools.translate check && \
-	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e && \
+	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests --ignore=tests/e2e && \
 	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL) notebooks/ && \
 	if $(MAKE) --no-print-directory e2e-deps; then \
 		env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e || exit 1; \
@@ -76,7 +76,7 @@ test-e2e: e2e-deps
 	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e
 
 unit: $(STAMP) assets
-	env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q tests --ignore=tests/e2e
+	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests --ignore=tests/e2e
 
 notebooks: $(STAMP) assets
 	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL) notebooks/

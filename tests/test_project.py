@@ -52,7 +52,7 @@ def test_the_course_commands_without_make(capsys, tmp_path):
     from course_lib.tools import launch
     assert launch.main(["test", "--dry-run", "--no-e2e"]) == 0
     out = capsys.readouterr().out
-    assert "pytest -q tests --ignore=tests/e2e" in out and "--nbval-lax" in out and "tests/e2e" not in out.split("--ignore=tests/e2e")[1]
+    assert "pytest -q -n 2 tests --ignore=tests/e2e" in out and "--nbval-lax" in out and "tests/e2e" not in out.split("--ignore=tests/e2e")[1]
     assert launch.main(["lab", "--dry-run"]) == 0
     assert "00_start_here.ipynb" in capsys.readouterr().out
     path = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
