@@ -4,6 +4,8 @@
     python -m course_lib seed-setting      [--fast] [--seeds N] [--out results.json] [--force]
     python -m course_lib degradation       [--depths 8 14 20 ...] [--arms ...] [--fast] [--out ...]
     python -m course_lib budget            [--fast] [--seeds N] [--depths ...] [--out ...] [--resume]
+    python -m course_lib photo-transfer    [--fast] [--seeds N] [--out ...]   (notebook 09, section 2)
+    python -m course_lib landscape         [--fast] [--out ...]               (notebook 10, the depth-56 slices)
     python -m course_lib lab | test        (the course without make: course_lib/tools/launch.py)
 
 (`python -m course_lib.experiments ...`, as the committed results record it, runs the same.)
@@ -74,6 +76,24 @@ def _run(args, seeds) -> dict:
         results = ex.plain_vs_residual(seeds, out=args.out)
     elif args.experiment == "seed-setting":
         results = ex.seed_setting(seeds, out=args.out)
+    elif args.experiment == "landscape":
+        from . import probes
+        results = probes.deep_landscape()
+        for r in results["rows"]:
+            print(f"{r['arm']}-56: final training error {r['final_train_error']:.2%}")
+        return results
+    elif args.experiment == "photo-transfer":
+        import dataclasses
+
+        from . import transfer
+        from .pretrained import imagenet_resnet50
+        p = transfer.preset()
+        if seeds:
+            p = dataclasses.replace(p, seeds=tuple(seeds))
+        results = transfer.photo_transfer(imagenet_resnet50(), p)
+        for line in transfer.comparisons(results):
+            print(line)
+        return results
     elif args.experiment == "budget":
         from . import budget
         cfg = budget.budget_config()
@@ -99,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return launch(argv)
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="experiment", required=True)
-    for name in ("plain-vs-residual", "seed-setting", "degradation", "budget"):
+    for name in ("plain-vs-residual", "seed-setting", "degradation", "budget", "photo-transfer", "landscape"):
         p = sub.add_parser(name)
         p.add_argument("--fast", action="store_true", help="tiny run that checks the code path (COURSE_FAST=1)")
         p.add_argument("--out", type=Path, default=None, help="where to write the JSON results")
@@ -133,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fast:
         os.environ["COURSE_FAST"] = "1"
     seeds = range(args.seeds) if args.seeds else None
-    if args.experiment != "budget":
+    if args.experiment not in ("budget", "photo-transfer", "landscape"):
         runs, seconds = ex.estimate(args.experiment, len(seeds) if seeds else None,
                                 getattr(args, "depths", None), getattr(args, "arms", None))
         print(f"{args.experiment}: {runs} runs, estimated {report.format_seconds(seconds)} on a 2-core CPU "

@@ -184,8 +184,13 @@ def attach_alt_text(shell) -> bool:
 
 
 def install() -> None:
-    """The course's colour cycle, and (inside IPython) alt text on every displayed figure."""
+    """The course's colour cycle, a font with Chinese glyphs as DejaVu Sans's fallback (see
+    `course_lib.fonts`), and (inside IPython) alt text on every displayed figure."""
+    from .fonts import use_cjk_font
+    from .i18n import language
+
     use_course_colours()
+    use_cjk_font(quiet=language() != "zh")
     try:
         from IPython import get_ipython
     except ImportError:

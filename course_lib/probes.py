@@ -201,3 +201,40 @@ def loss_surface(model: nn.Module, x: Tensor, y: Tensor, alphas: Sequence[float]
         for p, t in zip(params, theta):
             p.copy_(t)
     return rows
+
+
+# ----------------------------------------------------------------------------- the depth-56 slices
+DEEP_CHOICES = ("load", "train")
+
+
+def deep_landscape(p: Preset | None = None, progress: bool = True) -> dict:
+    """The 2-D loss slices of plain-56 and residual-56 (seed 0, trained with the sweep's protocol by
+    `experiments.train_twins`), on `p.grid_points`² points around each trained net, on the first
+    `p.landscape_images` training digits. JSON-ready: what notebook 10 plots and prints."""
+    import time
+
+    from .experiments import train_twins
+
+    p = p or preset()
+    start = time.perf_counter()
+    deep = train_twins(depth=56, seeds=[0], progress=progress)
+    grid = [-1 + 2 * i / (p.grid_points - 1) for i in range(p.grid_points)]
+    x, y = deep["data"][0].train.x[:p.landscape_images], deep["data"][0].train.y[:p.landscape_images]
+    surfaces = {arm: loss_surface(deep["models"][(arm, 0)], x, y, grid, grid, seed=0) for arm in ("plain", "residual")}
+    return {"experiment": "deep_landscape", "depth": 56, "seed": 0, "grid": grid, "images": p.landscape_images,
+            "surfaces": surfaces, "rows": deep["rows"], "seconds": time.perf_counter() - start}
+
+
+def deep_landscape_run(choice: str, committed: dict | None, progress: bool = True) -> dict:
+    """Notebook 10's depth-56 cell: "load" the committed slices (`data/results/landscape56.json`),
+    or "train" the twins here. Where the committed slices were made with other settings (fast
+    mode), both choices compute this preset's. The result says which ("trained": True/False)."""
+    if choice not in DEEP_CHOICES:
+        raise ValueError(_("DEEP must be one of {choices}; got {choice!r}").format(
+            choices=", ".join(map(repr, DEEP_CHOICES)), choice=choice))
+    p = preset()
+    fits = committed is not None and len(committed.get("grid", ())) == p.grid_points and \
+        committed.get("images") == p.landscape_images
+    if choice == "load" and fits:
+        return {**committed, "trained": False}
+    return {**deep_landscape(p, progress), "trained": True}

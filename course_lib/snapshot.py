@@ -24,8 +24,8 @@ from pathlib import Path
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
-CAPTION = ("Saved picture of a widget, as it first appeared when the notebook was run. "
-           "Run the cell to get the live controls.")
+CAPTION = N_("Saved picture of a widget, as it first appeared when the notebook was run. "
+             "Run the cell to get the live controls.")
 
 
 RESTART_NOTE = N_("*If these controls stop responding, the kernel was restarted or stopped: live widgets "
@@ -48,7 +48,7 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
     import ipywidgets as w
 
     widget = getattr(widget, "box", widget)          # a course widget handle, or a plain widget
-    parts: list[tuple[str, object]] = [("markdown", CAPTION)]
+    parts: list[tuple[str, object]] = [("markdown", _(CAPTION))]
     controls = []
     for node in _walk(widget):
         if _hidden(node):
@@ -64,17 +64,20 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
               and getattr(node, "description", "")):
             controls.append(f"{node.description} = {node.value}")
     if controls:
-        parts.insert(1, ("markdown", "Settings: " + ", ".join(controls)))
+        parts.insert(1, ("markdown", _("Settings: {controls}").format(controls=", ".join(controls))))
     return parts
 
 
 def picture(parts: list[tuple[str, object]], width: int = 1000) -> bytes:
     """The snapshot's parts as one PNG: text lines and pictures, top to bottom, on white."""
-    import matplotlib
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    font_path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    font = ImageFont.truetype(str(font_path), 15)
+    from .fonts import pil_font
+    from .i18n import language
+
+    text = " ".join(str(p) for k, p in parts if k != "png")
+    chinese = language() == "zh" or any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    font = pil_font(15, chinese)                      # DejaVu Sans has no Chinese glyphs
     blocks = []
     for kind, payload in parts:
         if kind == "png":
@@ -83,7 +86,8 @@ def picture(parts: list[tuple[str, object]], width: int = 1000) -> bytes:
                 img = img.resize((width, round(img.height * width / img.width)))
             blocks.append(img)
         else:
-            lines = [w for para in str(payload).strip("*").splitlines() for w in textwrap.wrap(para, 110) or [""]]
+            wrap = 60 if chinese else 110                # a Chinese character is about two Latin letters wide
+            lines = [w for para in str(payload).strip("*").splitlines() for w in textwrap.wrap(para, wrap) or [""]]
             img = Image.new("RGB", (width, 22 * len(lines) + 8), "white")
             draw = ImageDraw.Draw(img)
             for i, line in enumerate(lines):
@@ -113,7 +117,7 @@ def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None)
 
     if pictures is None:
         pictures = [i for i, (kind, _unused) in enumerate(parts) if kind == "png"]
-    texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p != CAPTION]
+    texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p not in (CAPTION, _(CAPTION))]
     said = [t for t in ["; ".join(texts), *(png_alt(parts[i][1]) for i in pictures)] if t]   # the state first
     alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
     return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"

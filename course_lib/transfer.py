@@ -21,10 +21,11 @@ from .i18n import _
 import copy
 import hashlib
 import io
+import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -213,9 +214,11 @@ def run_method(method: str, net: Pretrained, feats: dict[str, Features], data: S
             "acc": accuracy(model, ex, target.y, batch_size=100), "seconds": seconds, "trainable_params": trainable}
 
 
-def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = True) -> dict:
+def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = True,
+                   chosen_lr: dict | None = None) -> dict:
     """The whole comparison: learning-rate search on the dev split, then every (shots, seed,
-    method) on the test split. Returns plain data (JSON-ready)."""
+    method) on the test split. Returns plain data (JSON-ready). With `chosen_lr` (a committed
+    run's) the search is skipped and those rates are used."""
     p = p or preset()
     start = time.perf_counter()
     data = load_cats_dogs(*p.sizes, seed=0)
@@ -226,11 +229,12 @@ def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = Tr
     feats = {k: Features(all_feats.pooled[a:b], all_feats.c4[a:b]) for k, (a, b) in bounds.items()}
     feature_seconds = time.perf_counter() - start
 
-    total = len(p.shots) * (sum(len(p.lrs[m]) for m in METHODS) + len(p.seeds) * len(METHODS))
-    search, chosen, rows = [], {}, []
+    searching = chosen_lr is None
+    total = len(p.shots) * ((sum(len(p.lrs[m]) for m in METHODS) if searching else 0) + len(p.seeds) * len(METHODS))
+    search, chosen, rows = [], dict(chosen_lr or {}), []
     with tqdm(total=total, desc=_("transfer runs"), unit="run", disable=not progress, file=sys.stdout,
               ncols=90) as bar:
-        for shots in p.shots:
+        for shots in (p.shots if searching else ()):
             idx = few_shot(data.train.y, shots, SEARCH_SEED)
             for method in METHODS:
                 for lr in p.lrs[method]:
@@ -248,6 +252,51 @@ def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = Tr
     return {"experiment": "photo_transfer", "preset": asdict(p), "source": net.source,
             "sizes": list(data.sizes()), "search": search, "chosen_lr": chosen, "rows": rows,
             "feature_seconds": feature_seconds, "seconds": time.perf_counter() - start}
+
+
+RUNS = ("one seed", "full", "none")
+
+
+def default_run(net: Pretrained, run: str, committed: dict | None, progress: bool = True) -> dict:
+    """Notebook 09's section 2 at the chosen `run`: "one seed" trains seed 0 of every (shots, method)
+    with the committed learning rates and shows it among the committed seeds; "full" searches and
+    trains everything; "none" loads the committed results. Where the committed results were made
+    with other settings (fast mode), every choice runs this preset in full. The result has the
+    shape of `photo_transfer`'s, plus "trained": the seeds trained here."""
+    if run not in RUNS:
+        raise ValueError(_("RUN must be one of {runs}; got {run!r}").format(runs=", ".join(map(repr, RUNS)), run=run))
+    p = preset()
+    matches = committed is not None and committed.get("preset") == json.loads(json.dumps(asdict(p)))
+    if run == "full" or not matches:
+        return {**photo_transfer(net, p, progress), "trained": list(p.seeds)}
+    if run == "none":
+        return {**committed, "trained": []}
+    mine = photo_transfer(net, replace(p, seeds=(0,)), progress, chosen_lr=committed["chosen_lr"])
+    rows = [r for r in committed["rows"] if r["seed"] != 0] + mine["rows"]
+    rows.sort(key=lambda r: (p.shots.index(r["shots"]), r["seed"], METHODS.index(r["method"])))
+    return {**committed, "rows": rows, "trained": [0], "mine": mine["rows"], "committed_rows": committed["rows"],
+            "feature_seconds": mine["feature_seconds"], "seconds": mine["seconds"]}
+
+
+def placement(results: dict) -> list[str]:
+    """For a "one seed" run: each (shots, method) of the learner's seed-0 run among the committed
+    seeds, and whether it reproduced the committed seed 0."""
+    if not results.get("mine"):
+        return []
+    lines = []
+    for r in results["mine"]:
+        theirs = sorted((c for c in results["committed_rows"] if c["shots"] == r["shots"] and c["method"] == r["method"]),
+                        key=lambda c: c["seed"])
+        same = next((c for c in theirs if c["seed"] == 0), None)
+        rank = sum(c["acc"] < r["acc"] for c in theirs)
+        repro = (_("the same as the committed seed 0") if same is not None and same["acc"] == r["acc"] else
+                 _("{diff:+.1f} points from the committed seed 0").format(diff=100 * (r["acc"] - same["acc"]))
+                 if same is not None else "")
+        lines.append(_("{shots} per class, {method}: your seed 0 {acc:.1%}; committed seeds {seeds}: {accs} "
+                       "({rank} of {n} lower); {repro}").format(
+            shots=r["shots"], method=r["method"], acc=r["acc"], seeds=", ".join(str(c["seed"]) for c in theirs),
+            accs=", ".join(f"{c['acc']:.1%}" for c in theirs), rank=rank, n=len(theirs), repro=repro))
+    return lines
 
 
 def accuracies(results: dict, shots: int, method: str) -> list[float]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import course_lib
 
-ORDER = ["i18n", "config", "files", "report", "stats", "accessibility", "assets", "data", "models", "metrics", "training", "analysis", "profiling",
+ORDER = ["i18n", "fonts", "config", "files", "report", "stats", "accessibility", "assets", "data", "models", "metrics", "training", "analysis", "profiling",
          "plotting", "diagrams", "predict", "pretrained", "experiments", "budget", "probes", "transfer", "explorer", "checks", "widgets",
          "snapshot", "tools", "hints", "environment", "__main__"]
 PACKAGE = Path(course_lib.__file__).parent

@@ -70,3 +70,18 @@ def test_loss_surface_restores_the_weights(batch):
     model.train()
     assert line[1][0] == pytest.approx(centre, rel=1e-5) and grid[1][1] == pytest.approx(centre, rel=1e-5)
     assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+# ----------------------------------------------------------------------------- issue 29: notebook 10's depth-56 cell
+def test_the_depth_56_slices_load_when_they_fit_and_are_computed_otherwise(monkeypatch):
+    p = probes.preset()
+    committed = {"grid": [0.0] * p.grid_points, "images": p.landscape_images, "surfaces": {}, "rows": [], "seconds": 1.0}
+    with pytest.raises(ValueError, match="DEEP must be one of"):
+        probes.deep_landscape_run("loaded", committed)
+    assert probes.deep_landscape_run("load", committed)["trained"] is False
+    computed = []
+    monkeypatch.setattr(probes, "deep_landscape", lambda p=None, progress=True: computed.append(1) or {"grid": []})
+    assert probes.deep_landscape_run("train", committed)["trained"] is True
+    assert probes.deep_landscape_run("load", {**committed, "images": 1})["trained"] is True      # other settings
+    assert probes.deep_landscape_run("load", None)["trained"] is True
+    assert len(computed) == 3

@@ -1,5 +1,7 @@
 """course_lib.transfer: the photo transfer experiment, in its fast preset."""
 
+import json
+
 import pytest
 import torch
 
@@ -65,3 +67,21 @@ def test_unknown_method(net):
                      optimizer="lion")
     with pytest.raises(ValueError, match="method must be one of"):
         transfer.run_method("magic", net, {}, data, torch.arange(4), 0.1, 0, transfer.PRESETS["fast"])
+
+
+# ----------------------------------------------------------------------------- issue 29: notebook 09's default run
+def test_the_default_run_trains_seed_0_and_places_it_among_the_committed_seeds():
+    from course_lib.pretrained import imagenet_resnet50
+    net = imagenet_resnet50()
+    committed = json.loads(json.dumps(transfer.photo_transfer(net, progress=False)))     # as loaded from JSON
+    with pytest.raises(ValueError, match="RUN must be one of"):
+        transfer.default_run(net, "one", committed)
+    assert transfer.default_run(net, "none", committed)["trained"] == []
+    mine = transfer.default_run(net, "one seed", committed, progress=False)
+    assert mine["trained"] == [0] and not mine["search"] == [] and mine["chosen_lr"] == committed["chosen_lr"]
+    assert len(mine["rows"]) == len(committed["rows"])
+    lines = transfer.placement(mine)
+    assert len(lines) == len(transfer.preset().shots) * len(transfer.METHODS)
+    assert all("the same as the committed seed 0" in line for line in lines), lines      # deterministic on a CPU
+    other = {**committed, "preset": {**committed["preset"], "steps": 1}}                  # made with other settings
+    assert transfer.default_run(net, "one seed", other, progress=False)["trained"] == list(transfer.preset().seeds)

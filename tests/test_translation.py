@@ -293,3 +293,25 @@ def test_the_chinese_course_map_and_headers_give_the_chinese_runs_times():
         assert CJK.search(header) and header in "".join(zh["cells"][0]["source"])
         if nb.stem[:2].isdigit():
             assert f"| {runtimes.duration(seconds)} |" in course_map.split(f"| {nb.stem[:2]} |")[1].split("\n")[0]
+
+
+def test_prose_names_each_control_by_the_label_the_learner_sees():
+    """Issue 26.4: zh 08 told the learner to drag **depth** and press **train now**, while the
+    widget shows 深度 and 立即训练. A control named in bold must carry its Chinese label."""
+    import ast
+
+    source = (ROOT / "course_lib" / "widgets.py").read_text(encoding="utf-8")
+    labels = {node.value.args[0].value for node in ast.walk(ast.parse(source))
+              if isinstance(node, ast.keyword) and node.arg == "description" and isinstance(node.value, ast.Call)
+              and getattr(node.value.func, "id", "") == "_" and isinstance(node.value.args[0], ast.Constant)}
+    zh = i18n.translations("zh")
+    wrong = []
+    for en in translate.english_notebooks():
+        for cell in json.loads((translate.OUT / en.name).read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            text = "".join(cell["source"])
+            for label in labels:
+                if f"**{label}**" in text and zh.get(label, label) != label:
+                    wrong.append(f"{en.name}: **{label}** (the widget shows {zh[label]})")
+    assert labels >= {"depth", "residual", "train now"} and wrong == []
