@@ -230,6 +230,20 @@ def _write_file_and_record(path: Path, writer: Callable[[BinaryIO], None], recor
         raise
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing parent of `path` when it is a file, not a folder (`/etc/passwd/x.json`)."""
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def _refuse_file_in_the_way(path: Path) -> None:
+    blocking = _file_in_the_way(path)
+    if blocking is not None:
+        raise FileWriteError(_("cannot write {path}: {parent} is a file, not a folder; choose another path").format(path=path, parent=blocking))
+
+
 def write_with(path: str | Path, writer: Callable[[BinaryIO], None], record: bool = True) -> Path:
     """Write `path` atomically through `writer(binary_file)`, with its integrity record (unless
     `record` is False: files git tracks, such as notebooks and catalogs).
@@ -240,11 +254,7 @@ def write_with(path: str | Path, writer: Callable[[BinaryIO], None], record: boo
     path = Path(path)
     if path.is_dir():
         raise FileWriteError(_("{path} is a folder; give a file name inside it").format(path=path))
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise FileWriteError(_("cannot write {path}: {parent} is a file, not a folder; choose another path").format(path=path, parent=parent))
-            break
+    _refuse_file_in_the_way(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _write_lock(path):                # threads of one process take turns on one file
@@ -315,11 +325,7 @@ def check_writable(path: str | Path, what: str = N_("file"), example: str = "res
     if path.is_dir():
         raise FileWriteError(_("the {what} {path} is a folder; give a file name such as {value}").format(what=_(what), path=path, value=path / example))
     folder = path.parent if str(path.parent) else Path(".")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise FileWriteError(_("cannot write {path}: {parent} is a file, not a folder; choose another path").format(path=path, parent=parent))
-            break
+    _refuse_file_in_the_way(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -559,11 +565,9 @@ def check_out_path(path: str | Path, force: bool = False) -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(_("--out {path} is a folder; give a file name such as {value}").format(path=path, value=path / 'results.json'))
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(_("--out {path}: {parent} is a file, not a folder; choose another --out").format(path=path, parent=parent))
-            break
+    blocking = _file_in_the_way(path)
+    if blocking is not None:
+        raise NotADirectoryError(_("--out {path}: {parent} is a file, not a folder; choose another --out").format(path=path, parent=blocking))
     if path.exists() and not force:
         raise FileExistsError(_("{path} exists; pass --force to overwrite it (the committed results in data/results/ are what the notebooks show)").format(path=path))
     folder = path.parent if str(path.parent) else Path(".")

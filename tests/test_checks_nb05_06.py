@@ -469,14 +469,14 @@ def precomputed_shares(model):                      # the issue's answer: comput
     return SHARES
 
 
-def mac_shares_hooks(model, x):                      # forward hooks: weights × output positions
+def mac_shares_hooks(model, x, kinds=(nn.Conv2d, nn.Linear)):   # forward hooks: weights × output positions
     macs = dict.fromkeys(PARTS, 0)
 
     def count(part):
         def hook(module, inputs, output):
             macs[part] += module.weight.numel() * (output.shape[-2] * output.shape[-1] if output.ndim == 4 else 1)
         return hook
-    hooks = [m.register_forward_hook(count(n.split(".")[0])) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [m.register_forward_hook(count(n.split(".")[0])) for n, m in model.named_modules() if isinstance(m, kinds)]
     with torch.no_grad():
         model.eval()(x)
     for h in hooks:
@@ -558,18 +558,7 @@ def test_06_2_mac_slips_get_their_own_hints():
 
 
 def mac_shares_convolutions_only(model, x):          # learner review: hooks on nn.Conv2d only, fc left out
-    macs = dict.fromkeys(PARTS, 0)
-
-    def count(part):
-        def hook(module, inputs, output):
-            macs[part] += module.weight.numel() * output.shape[-2] * output.shape[-1]
-        return hook
-    hooks = [m.register_forward_hook(count(n.split(".")[0])) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    with torch.no_grad():
-        model.eval()(x)
-    for h in hooks:
-        h.remove()
-    return {k: v / sum(macs.values()) for k, v in macs.items()}
+    return mac_shares_hooks(model, x, kinds=nn.Conv2d)
 
 
 def test_06_2_leaving_the_classifier_out_of_the_macs_is_refused():

@@ -315,3 +315,17 @@ def test_prose_names_each_control_by_the_label_the_learner_sees():
                 if f"**{label}**" in text and zh.get(label, label) != label:
                     wrong.append(f"{en.name}: **{label}** (the widget shows {zh[label]})")
     assert labels >= {"depth", "residual", "train now"} and wrong == []
+
+
+def test_the_glossary_is_in_zh_00_and_readme_zh_with_every_term():
+    """Issue 26.5: a glossary a learner can use, generated from glossary.csv (check keeps it current)."""
+    table = translate.glossary_table()
+    start = json.loads((translate.OUT / "00_start_here.ipynb").read_text(encoding="utf-8"))
+    text = "".join("".join(c["source"]) for c in start["cells"] if c["cell_type"] == "markdown")
+    readme = translate.README_ZH.read_text(encoding="utf-8")
+    for where in (text, readme):
+        assert "## 术语表" in where and table in where
+    for term in translate.glossary():
+        assert f"| {term.chinese} |" in table
+    for english in ("twin", "epoch", "receptive field", "global average pooling", "stride", "pooling"):
+        assert any(t.english == english for t in translate.glossary()), english

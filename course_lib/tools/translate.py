@@ -337,7 +337,7 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
             elif zh is None:
                 untranslated.append(f"cell {i}: not translated")
                 zh = src
-            cell["source"] = _fix_links(zh, anchors, nb.stem).splitlines(keepends=True)
+            cell["source"] = _fix_links(with_glossary(zh), anchors, nb.stem).splitlines(keepends=True)
         elif cell["cell_type"] == "code":
             def comment(msg: str, i: int = i) -> str:
                 entry = entries.get((COMMENT, msg))
@@ -403,7 +403,7 @@ def build(write: bool = True) -> dict[str, dict]:
     if README_ZH.exists():
         stamps = [runtimes.run_date(out) for out, _u in built.values() if runtimes.notebook_seconds(out)]
         seconds = {Path(name).stem: runtimes.notebook_seconds(out) for name, (out, _u) in built.items()}
-        readme = runtimes.readme_with_times(README_ZH.read_text(encoding="utf-8"),
+        readme = runtimes.readme_with_times(with_glossary(README_ZH.read_text(encoding="utf-8")),
                                             {k: v for k, v in seconds.items() if v}, max(stamps) if stamps else "unknown")
         result[README_ZH.name] = {"text": readme, "untranslated": []}
         if write and readme != README_ZH.read_text(encoding="utf-8"):
@@ -429,14 +429,40 @@ class Term:
     chinese: str
     synonyms: list[str]
     note: str
+    note_zh: str = ""
+    first_use: bool = True               # the first use in a notebook must give the English
 
 
 def glossary(path: Path = GLOSSARY) -> list[Term]:
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     return [Term(r["english"].strip(), r["chinese"].strip(),
-                 [s.strip() for s in r.get("synonyms_not_used", "").split("|") if s.strip()], r.get("note", "").strip())
+                 [s.strip() for s in (r.get("synonyms_not_used") or "").split("|") if s.strip()], (r.get("note") or "").strip(),
+                 (r.get("note_zh") or "").strip(), (r.get("first_use") or "yes").strip().lower() != "no")
             for r in rows]
+
+
+GLOSSARY_MARK = "<!-- glossary -->"
+
+
+def glossary_table(terms: list[Term] | None = None) -> str:
+    """The glossary for learners (zh 00 and README.zh.md): the English term, the course's Chinese
+    term, the names met elsewhere that the course does not use, and a note in Chinese."""
+    terms = glossary() if terms is None else terms
+    rows = ["| English | 本课程的译法 | 别处会遇到的叫法（本课程不用） | 说明 |", "|---|---|---|---|"]
+    for t in terms:
+        rows.append(f"| {t.english.replace('|', ' / ')} | {t.chinese} | {'、'.join(t.synonyms) or '—'} | {t.note_zh or '—'} |")
+    return "\n".join(rows)
+
+
+def with_glossary(text: str) -> str:
+    """`text` with the glossary mark followed by the current table (replacing an older one)."""
+    if GLOSSARY_MARK not in text:
+        return text
+    head, tail = text.split(GLOSSARY_MARK, 1)
+    end = "<!-- /glossary -->"
+    tail = tail.split(end, 1)[1] if end in tail else tail
+    return f"{head}{GLOSSARY_MARK}\n{glossary_table()}\n{end}{tail}"
 
 
 def _seed_passages() -> list[str]:
@@ -481,7 +507,7 @@ def term_problems(name: str, zh_cells: list[tuple[int, str]], terms: list[Term])
                 if syn in text:
                     problems.append(f"{name} cell {i}: '{syn}' is not the glossary's term; write '{term.chinese}' "
                                     f"({term.english.split('|')[0]})")
-        for i, text in titles:
+        for i, text in (titles if term.first_use else ()):
             at = text.find(term.chinese)
             if at < 0:
                 continue
