@@ -455,6 +455,8 @@ def test_checks_blame_the_learner_for_the_learners_mistakes():
         with pytest.raises(checks.CheckFailed, match="Your code raised NameError: name 'undefined_name'") as info:
             check(factory)
         assert "_LearnerError" not in str(info.value)
+        line = factory.__code__.co_firstlineno + 1
+        assert f"(in factory, line {line})" in str(info.value)          # the learner's own line
 
 
 # ============================================================== 8. tests independent of load

@@ -140,6 +140,23 @@ def _learner_frame(tb) -> bool:
     return False
 
 
+def _learner_line(tb) -> str:
+    """' (in f, line 3)': where in the learner's own code an exception was raised ('' if nowhere)."""
+    system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    where = ""
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        name = code.co_filename
+        path = os.path.realpath(name)
+        mine = (name.startswith("<") and not name.startswith("<frozen")) or (
+            not path.startswith(_PACKAGE_DIR + os.sep) and not any(path.startswith(p + os.sep) for p in system)
+            and "site-packages" not in path and "dist-packages" not in path)
+        if mine:
+            where = _(" (in {function}, line {line})").format(function=code.co_name, line=tb.tb_lineno)
+        tb = tb.tb_next
+    return where
+
+
 def run(fn: Callable, *args, **kwargs):
     """Call the learner's code; an exception it raises is marked as the learner's. One already
     marked (`fn` is an answer that `exercise` guarded, which runs through `run` itself) passes
@@ -200,7 +217,7 @@ def exercise(name: str):
                 if isinstance(err, (NotImplementedError, _NotAttempted)):
                     print(not_attempted)
                     return
-                failed = CheckFailed(_("Your code raised {name}: {first_line}. The check called it as described above the cell; run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err)))
+                failed = CheckFailed(_("Your code raised {name}: {first_line}{where}. The check called it as described above the cell; run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err), where=_learner_line(err.__traceback__)))
                 failed.exercise = name
                 _show_solution_link(name)
                 raise failed from err
@@ -211,7 +228,7 @@ def exercise(name: str):
                     failed.exercise = name
                     raise failed from None
                 if isinstance(err, SystemExit) or _learner_frame(err.__traceback__):   # learner code called indirectly
-                    failed = CheckFailed(_("Your code raised {name}: {first_line}. Run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err)))
+                    failed = CheckFailed(_("Your code raised {name}: {first_line}{where}. Run `%debug` or `%tb` to see where.").format(name=type(err).__name__, first_line=_first_line(err), where=_learner_line(err.__traceback__)))
                     failed.exercise = name
                     _show_solution_link(name)
                     raise failed from err
