@@ -190,7 +190,8 @@ def install() -> None:
     from .i18n import language
 
     use_course_colours()
-    use_cjk_font(quiet=language() != "zh")
+    if language() == "zh":            # reading a CJK font takes a fifth of a second: only where it is needed
+        use_cjk_font()
     try:
         from IPython import get_ipython
     except ImportError:

@@ -62,16 +62,15 @@ def _register(path: str) -> str | None:
 _WARNED: list[bool] = []
 
 
-def use_cjk_font(quiet: bool = False) -> str | None:
+def use_cjk_font() -> str | None:
     """Make Matplotlib draw Chinese glyphs: DejaVu Sans first, the CJK font as its fallback.
-    Returns the CJK family's name, or None when none is found (with one warning naming the fix,
-    unless `quiet`: the English edition needs no Chinese glyphs)."""
+    Returns the CJK family's name, or None when none is found (with one warning naming the fix)."""
     import matplotlib
 
     path = cjk_font_file()
     name = _register(str(path)) if path is not None else None
     if name is None:
-        if not _WARNED and not quiet:
+        if not _WARNED:
             _WARNED.append(True)
             warnings.warn(_("no font with Chinese glyphs was found, so Chinese text in figures is drawn as boxes. "
                             "Install one (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk) or set COURSE_CJK_FONT "

@@ -125,16 +125,21 @@ def _is_stub(fn) -> bool:
     return code is not None and all(i.opname in _STUB_OPS for i in dis.get_instructions(code))
 
 
-def _learner_frame(tb) -> bool:
-    """True when a traceback passes through code outside course_lib, Python and its packages."""
+def _is_learner_code(filename: str) -> bool:
+    """Whether a frame's file is the learner's: a notebook cell or a file outside course_lib,
+    Python and its packages."""
+    if filename.startswith("<"):
+        return not filename.startswith("<frozen")           # <ipython-input-…>, <string>, <stdin>
     system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    path = os.path.realpath(filename)
+    return not path.startswith(_PACKAGE_DIR + os.sep) and not any(path.startswith(p + os.sep) for p in system) \
+        and "site-packages" not in path and "dist-packages" not in path
+
+
+def _learner_frame(tb) -> bool:
+    """True when a traceback passes through the learner's own code."""
     while tb is not None:
-        name = tb.tb_frame.f_code.co_filename
-        if name.startswith("<") and not name.startswith("<frozen"):
-            return True                                   # <ipython-input-…>, <string>, <stdin>
-        path = os.path.realpath(name)
-        if not path.startswith(_PACKAGE_DIR + os.sep) and not any(path.startswith(p + os.sep) for p in system) \
-                and "site-packages" not in path and "dist-packages" not in path:
+        if _is_learner_code(tb.tb_frame.f_code.co_filename):
             return True
         tb = tb.tb_next
     return False
@@ -142,16 +147,10 @@ def _learner_frame(tb) -> bool:
 
 def _learner_line(tb) -> str:
     """' (in f, line 3)': where in the learner's own code an exception was raised ('' if nowhere)."""
-    system = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
     where = ""
     while tb is not None:
         code = tb.tb_frame.f_code
-        name = code.co_filename
-        path = os.path.realpath(name)
-        mine = (name.startswith("<") and not name.startswith("<frozen")) or (
-            not path.startswith(_PACKAGE_DIR + os.sep) and not any(path.startswith(p + os.sep) for p in system)
-            and "site-packages" not in path and "dist-packages" not in path)
-        if mine:
+        if _is_learner_code(code.co_filename):
             where = _(" (in {function}, line {line})").format(function=code.co_name, line=tb.tb_lineno)
         tb = tb.tb_next
     return where
