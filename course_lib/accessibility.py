@@ -18,6 +18,8 @@ import re
 
 import numpy as np
 
+from .i18n import _
+
 # Okabe & Ito (2008), "Color Universal Design": blue, orange, bluish green, vermillion,
 # reddish purple, sky blue, yellow, black. C2 and C3 keep the roles of matplotlib's green and red.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -99,19 +101,19 @@ def _axes_alt(ax) -> str:
     title = next((_clean(ax.get_title(loc)) for loc in ("center", "left", "right") if ax.get_title(loc)), "")
     if title:
         bits.append(title)
-    axis = "; ".join(f"{name}: {label}" for name, label in (("x", _clean(ax.get_xlabel())),
-                                                          ("y", _clean(ax.get_ylabel()))) if label)
+    axis = "; ".join(_("{axis}: {label}").format(axis=name, label=label)
+                     for name, label in (("x", _clean(ax.get_xlabel())), ("y", _clean(ax.get_ylabel()))) if label)
     if axis:
         bits.append(axis)
     legend = ax.get_legend()
     entries = [_clean(t.get_text()) for t in legend.get_texts()] if legend else []
     if entries:
-        bits.append("legend: " + ", ".join(e for e in entries[:10] if e))
+        bits.append(_("legend: {entries}").format(entries=", ".join(e for e in entries[:10] if e)))
     words = list(dict.fromkeys(_clean(t.get_text()) for t in ax.texts if _clean(t.get_text())))
     if words:
-        bits.append("labels: " + ", ".join(words[:12]) + (", …" if len(words) > 12 else ""))
+        bits.append(_("labels: {words}").format(words=", ".join(words[:12]) + (", …" if len(words) > 12 else "")))
     if not bits and ax.images:
-        bits.append("an image")
+        bits.append(_("an image"))
     return "; ".join(bits)
 
 
@@ -129,16 +131,17 @@ def figure_alt(fig) -> str:
     panels = [_axes_alt(ax) for ax in axes]
     image_grid = len(axes) > 4 and all(ax.images and not ax.get_xlabel() and not ax.get_ylabel() for ax in axes)
     if image_grid:
-        titles = [p for p in panels if p and p != "an image"]
-        body = f"a grid of {sum(1 for ax in axes if ax.images)} images"
-        if titles:
-            body += ", titled " + ", ".join(titles[:12]) + (", …" if len(titles) > 12 else "")
+        titles = [p for p in panels if p and p != _("an image")]
+        n = sum(1 for ax in axes if ax.images)
+        body = (_("a grid of {n} images, titled {titles}").format(
+                    n=n, titles=", ".join(titles[:12]) + (", …" if len(titles) > 12 else ""))
+                if titles else _("a grid of {n} images").format(n=n))
         panels = [body]
     panels = [p for p in panels if p]
     if len(panels) > 1 and not image_grid:
-        panels = [f"panel {i}: {p}" for i, p in enumerate(panels, start=1)]
+        panels = [_("panel {i}: {panel}").format(i=i, panel=p) for i, p in enumerate(panels, start=1)]
     text = ". ".join([head, *panels] if head else panels)
-    return _shorten(text) if text else f"a figure with {len(axes)} unlabelled panel(s)"
+    return _shorten(text) if text else _("a figure with {n} unlabelled panel(s)").format(n=len(axes))
 
 
 def png_alt(png: bytes) -> str | None:

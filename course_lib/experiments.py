@@ -382,6 +382,44 @@ def degradation(depths: Sequence[int] = DEPTHS, seeds: Sequence[int] | None = No
     return out
 
 
+# Fast mode re-runs this many steps of the first epoch (full mode: the whole first epoch).
+RERUN_FAST_STEPS = 4
+
+
+def rerun_first_epoch(sweep: dict, depths: Sequence[int] = (20, 56), arms: Sequence[str] = ("plain", "residual"),
+                      seed: int = 0) -> list[dict]:
+    """Re-run the first epoch of `seed` at `depths` with the sweep's own settings (its schedule, stopped
+    after one epoch) and compare the training losses with the committed ones: same seed, same digits,
+    weights and batches, so on the same CPU type, torch version and thread count they should agree.
+    One row per run: arm, depth, steps (how many were compared), first_step_diff (the loss of the first
+    batch, which depends only on the initial weights and the batch) and max_abs_diff (over every step
+    compared: after the first update, floating-point sums in another order, from another CPU type or
+    thread count, differ in the last bits, and training can amplify that). Fast mode re-runs the
+    first `RERUN_FAST_STEPS` steps only (the same digits: the check needs no more to fail)."""
+    cfg = TrainConfig(**sweep["config"])
+    steps = -(-sweep["num_train"] // cfg.batch_size)                 # one epoch
+    if is_fast():
+        steps = min(steps, RERUN_FAST_STEPS)
+    p = preset("degradation")
+    data = load_mnist(sweep["num_train"], p.num_eval, p.num_eval, seed=seed, size=sweep["size"])
+    rows = []
+    for depth in depths:
+        for arm in arms:
+            ref = next((x for x in sweep["runs"] if (x["depth"], x["arm"], x["seed"]) == (depth, arm, seed)), None)
+            if ref is None:
+                raise ValueError(_("the sweep has no run {arm}-{depth} with seed {seed} to compare with").format(
+                    arm=arm, depth=depth, seed=seed))
+            seed_everything(seed)
+            model = cifar_resnet(depth, use_bn=sweep.get("use_bn", True), **SWEEP_ARMS[arm])
+            result = train_arm(model, data, cfg, seed, progress=False, restore_best=False, max_steps=steps)
+            losses = result.history["train_loss"]
+            n = min(len(losses), len(ref["train_loss"]))
+            rows.append({"arm": arm, "depth": depth, "steps": n,
+                         "first_step_diff": abs(losses[0] - ref["train_loss"][0]),
+                         "max_abs_diff": max(abs(a - b) for a, b in zip(losses[:n], ref["train_loss"][:n]))})
+    return rows
+
+
 # A run whose loss ends above this is reported as diverged: chance level is ln 10 ≈ 2.30, and
 # every committed run ends below 2.31 (plain-116 ends near 1e35 without a NaN on the way).
 DIVERGED_LOSS = 100.0

@@ -206,28 +206,30 @@ def explorer_figure(depth: int, use_residual: bool, use_bn: bool, sweep: dict | 
     twin = init_profile(depth, not use_residual, use_bn)
     name = lambda r: f"{'residual' if r else 'plain'}-{depth}"   # noqa: E731
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.7))
-    axes[0].semilogy(me["grad_norm"], color="C0", lw=2, label=f"{name(use_residual)} (chosen)")
-    axes[0].semilogy(twin["grad_norm"], color="C1", ls="--", label=f"{name(not use_residual)} (twin)")
-    axes[0].set(xlabel="layer (input → output)", ylabel="‖∂loss/∂W‖",
-                title=f"gradient norms at init, {'with' if use_bn else 'no'} BN")
+    axes[0].semilogy(me["grad_norm"], color="C0", lw=2, label=_("{name} (chosen)").format(name=name(use_residual)))
+    axes[0].semilogy(twin["grad_norm"], color="C1", ls="--",
+                     label=_("{name} (twin)").format(name=name(not use_residual)))
+    axes[0].set(xlabel=_("layer (input → output)"), ylabel="‖∂loss/∂W‖",
+                title=_("gradient norms at init, with BN") if use_bn else _("gradient norms at init, no BN"))
     axes[1].semilogy(me["act_std"], "o-", color="C0", ms=3, label=name(use_residual))
     axes[1].semilogy(twin["act_std"], "s--", color="C1", ms=3, label=name(not use_residual))
-    axes[1].set(xlabel="block (input → output)", ylabel="std of block output", title="activation spread at init")
+    axes[1].set(xlabel=_("block (input → output)"), ylabel=_("std of block output"),
+                title=_("activation spread at init"))
     curves = sweep_curves(sweep, depth) if (sweep and sweep.get("use_bn", True) == use_bn) else {}
     if curves:
         for arm, color, style in (("plain", "C3", "-"), ("residual", "C2", "-"), ("residual-B", "C0", ":")):
             if arm in curves:
                 axes[2].plot(*curves[arm], color=color, ls=style, label=f"{arm}-{depth}")
-        axes[2].set(xlabel="step", ylabel="training error (smoothed)", ylim=(0, None),
-                    title="committed sweep: training error\n(" + sweep_budget(sweep, depth) + ")")
+        axes[2].set(xlabel=_("step"), ylabel=_("training error (smoothed)"), ylim=(0, None),
+                    title=_("committed sweep: training error\n({budget})").format(budget=sweep_budget(sweep, depth)))
         axes[2].title.set_fontsize(9)
     else:
         have = sorted({r["depth"] for r in (sweep or {}).get("runs", [])})
-        why = ("the sweep was trained with BN" if sweep and sweep.get("use_bn", True) != use_bn
-               else f"depth {depth} is not in the committed sweep {have}")
-        axes[2].text(0.5, 0.5, f"no committed curves:\n{why}", ha="center", va="center",
+        why = (_("the sweep was trained with BN") if sweep and sweep.get("use_bn", True) != use_bn
+               else _("depth {depth} is not in the committed sweep {have}").format(depth=depth, have=have))
+        axes[2].text(0.5, 0.5, _("no committed curves:\n{why}").format(why=why), ha="center", va="center",
                      transform=axes[2].transAxes, fontsize=9)
-        axes[2].set(title="committed sweep: training error")
+        axes[2].set(title=_("committed sweep: training error"))
         axes[2].set_xticks([]); axes[2].set_yticks([])
     for ax in axes:
         ax.grid(alpha=0.3)

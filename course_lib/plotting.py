@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import io
 from typing import Mapping, Sequence
@@ -37,16 +37,17 @@ def plot_history(histories: Mapping[str, dict] | dict, window: int = 20, axes=No
     if axes is None:
         _unused, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    train, dev = _("train"), _("dev")
     for i, (name, h) in enumerate(histories.items()):
         c = colors[i % len(colors)]
         label = f"{name} " if name else ""
-        axes[0].plot(h["step"], smooth(h["train_loss"], window), color=c, label=f"{label}train")
-        axes[1].plot(h["step"], smooth(h["train_acc"], window), color=c, label=f"{label}train")
+        axes[0].plot(h["step"], smooth(h["train_loss"], window), color=c, label=f"{label}{train}")
+        axes[1].plot(h["step"], smooth(h["train_acc"], window), color=c, label=f"{label}{train}")
         if h.get("dev_step"):
-            axes[0].plot(h["dev_step"], h["dev_loss"], "--o", color=c, ms=3, label=f"{label}dev")
-            axes[1].plot(h["dev_step"], h["dev_acc"], "--o", color=c, ms=3, label=f"{label}dev")
-    axes[0].set(xlabel="step", ylabel="loss", title="loss")
-    axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy")
+            axes[0].plot(h["dev_step"], h["dev_loss"], "--o", color=c, ms=3, label=f"{label}{dev}")
+            axes[1].plot(h["dev_step"], h["dev_acc"], "--o", color=c, ms=3, label=f"{label}{dev}")
+    axes[0].set(xlabel=_("step"), ylabel=_("loss"), title=_("loss"))
+    axes[1].set(xlabel=_("step"), ylabel=_("accuracy"), title=_("accuracy"))
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -86,7 +87,7 @@ def show_images(images: Tensor, labels: Sequence | None = None, preds: Sequence 
     return fig
 
 
-def plot_confusion(matrix: Tensor, ax=None, title: str = "confusion matrix"):
+def plot_confusion(matrix: Tensor, ax=None, title: str = N_("confusion matrix")):
     """A confusion matrix (rows: true class, columns: prediction) with counts in the cells."""
     m = np.asarray(matrix)
     if ax is None:
@@ -95,7 +96,7 @@ def plot_confusion(matrix: Tensor, ax=None, title: str = "confusion matrix"):
     for (i, j), v in np.ndenumerate(m):
         ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
                 color="white" if v > m.max() / 2 else "black")
-    ax.set(xlabel="predicted", ylabel="true", title=title, xticks=range(len(m)), yticks=range(len(m)))
+    ax.set(xlabel=_("predicted"), ylabel=_("true"), title=_(title), xticks=range(len(m)), yticks=range(len(m)))
     return ax
 
 
@@ -121,7 +122,7 @@ class LiveCurve:
     refresh.
     """
 
-    def __init__(self, title: str = "training loss (live)", window: int = 20) -> None:
+    def __init__(self, title: str = N_("training loss (live)"), window: int = 20) -> None:
         self.title, self.window = title, window
         self.handle = None
         self.num_updates = 0
@@ -130,10 +131,10 @@ class LiveCurve:
         fig, ax = plt.subplots(figsize=(6, 3))
         if history["step"]:
             ax.plot(history["step"], history["train_loss"], alpha=0.25, color="C0")
-            ax.plot(history["step"], smooth(history["train_loss"], self.window), color="C0", label="train")
+            ax.plot(history["step"], smooth(history["train_loss"], self.window), color="C0", label=_("train"))
         if history.get("dev_step"):
-            ax.plot(history["dev_step"], history["dev_loss"], "o--", color="C1", label="dev")
-        ax.set(xlabel="step", ylabel="loss", title=self.title)
+            ax.plot(history["dev_step"], history["dev_loss"], "o--", color="C1", label=_("dev"))
+        ax.set(xlabel=_("step"), ylabel=_("loss"), title=_(self.title))
         ax.grid(alpha=0.3)
         if history["step"]:
             ax.legend()
@@ -169,15 +170,15 @@ def plot_arms(runs: Sequence[dict], window: int = 25, axes=None, colors=None):
             curves = np.stack([smooth(h[key][:n], window) for h in hs])
             mean, std = curves.mean(0), curves.std(0)
             c = colors.get(arm, None)
-            ax.plot(steps, mean, color=c, label=f"{arm} train (n={len(hs)})")
+            ax.plot(steps, mean, color=c, label=_("{arm} train (n={n})").format(arm=arm, n=len(hs)))
             ax.fill_between(steps, mean - std, mean + std, color=c, alpha=0.2)
             m = min(len(h["dev_step"]) for h in hs)
             if m:
                 dev = np.stack([h[dev_key][:m] for h in hs])
                 ax.errorbar(hs[0]["dev_step"][:m], dev.mean(0), yerr=dev.std(0), fmt="o--", ms=3,
-                            color=c, alpha=0.8, label=f"{arm} dev")
-    axes[0].set(xlabel="step", ylabel="loss", title="loss (mean ± std over seeds)", yscale="log")
-    axes[1].set(xlabel="step", ylabel="accuracy", title="accuracy (mean ± std over seeds)")
+                            color=c, alpha=0.8, label=_("{arm} dev").format(arm=arm))
+    axes[0].set(xlabel=_("step"), ylabel=_("loss"), title=_("loss (mean ± std over seeds)"), yscale="log")
+    axes[1].set(xlabel=_("step"), ylabel=_("accuracy"), title=_("accuracy (mean ± std over seeds)"))
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -199,13 +200,15 @@ def plot_placement(mine: Sequence[dict], committed: Sequence[dict], window: int 
         steps = np.asarray(hs[0]["step"][:n])
         c = colors.get(arm)
         ax.fill_between(steps, curves.min(0), curves.max(0), color=c, alpha=0.25,
-                        label=f"committed seeds {sorted(r['seed'] for r in committed if r['arm'] == arm)}: range")
-        ax.plot(steps, curves.mean(0), color=c, lw=1, label="committed seeds: mean")
+                        label=_("committed seeds {seeds}: range").format(
+                            seeds=sorted(r['seed'] for r in committed if r['arm'] == arm)))
+        ax.plot(steps, curves.mean(0), color=c, lw=1, label=_("committed seeds: mean"))
         for r in (r for r in mine if r["arm"] == arm):
             h = r["history"]
             ax.plot(h["step"], smooth(h["train_loss"], window), color="black", lw=1.6, ls="--",
-                    label=f"your run, seed {r['seed']}")
-        ax.set(xlabel="step", ylabel="training loss (smoothed)", yscale="log", title=f"{arm}: your run among the committed seeds")
+                    label=_("your run, seed {seed}").format(seed=r["seed"]))
+        ax.set(xlabel=_("step"), ylabel=_("training loss (smoothed)"), yscale="log",
+               title=_("{arm}: your run among the committed seeds").format(arm=arm))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     return axes
@@ -237,15 +240,15 @@ def plot_degradation(sweep: dict, window: int = 20, arms: Sequence[str] = ("plai
             color = cmap(i / max(len(depths) - 1, 1))
             ax.plot(steps, mean, color=color, label=f"{arm}-{depth}")
             ax.fill_between(steps, np.clip(mean - std, 1e-4, None), mean + std, color=color, alpha=0.2)
-        ax.set(xlabel="iteration", title=f"{arm} networks (mean ± std over seeds)", yscale="log")
+        ax.set(xlabel=_("iteration"), title=_("{arm} networks (mean ± std over seeds)").format(arm=arm), yscale="log")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    np.atleast_1d(axes)[0].set_ylabel(f"training error (running, smoothed over {window} iterations)")
+    np.atleast_1d(axes)[0].set_ylabel(_("training error (running, smoothed over {window} iterations)").format(window=window))
     np.atleast_1d(axes)[0].figure.tight_layout()
     return axes
 
 
-def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="final training error"):
+def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel=N_("final training error")):
     """Final training error against depth, one line per arm, mean ± std over seeds as error bars.
 
     `rows` are the output of `experiments.degradation_table`."""
@@ -255,8 +258,8 @@ def plot_error_vs_depth(rows: Sequence[dict], ax=None, colors=None, ylabel="fina
     for arm in dict.fromkeys(r["arm"] for r in rows):
         rs = [r for r in rows if r["arm"] == arm]
         ax.errorbar([r["depth"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
-                    fmt="o-", capsize=4, color=colors.get(arm), label=f"{arm} (n={rs[0]['n']} seeds)")
-    ax.set(xlabel="depth (weighted layers)", ylabel=ylabel, yscale="symlog")
+                    fmt="o-", capsize=4, color=colors.get(arm), label=_("{arm} (n={n} seeds)").format(arm=arm, n=rs[0]["n"]))
+    ax.set(xlabel=_("depth (weighted layers)"), ylabel=_(ylabel), yscale="symlog")
     ax.set_yscale("symlog", linthresh=1e-3)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
@@ -338,8 +341,8 @@ def plot_budget(result: dict, axes=None, colors=None):
         axes[0].axvline(m * cfg["max_steps"], color="grey", lw=0.8, ls=":")
     for t in cfg["thresholds"]:
         axes[0].axhline(t, color="grey", lw=0.6)
-    axes[0].set(xlabel="step", ylabel="training error of the epoch (train mode)", yscale="log",
-                title="training error against steps, one line per seed (dotted: lr ÷ 10)")
+    axes[0].set(xlabel=_("step"), ylabel=_("training error of the epoch (train mode)"), yscale="log",
+                title=_("training error against steps, one line per seed (dotted: lr ÷ 10)"))
     colors = colors or {"plain": PALETTE[3], "residual": PALETTE[2]}
     for arm, marker, shift in (("plain", "o", -0.6), ("residual", "s", 0.6)):
         for depth in depths:
@@ -349,9 +352,9 @@ def plot_budget(result: dict, axes=None, colors=None):
                              marker if s is not None else "^", color=colors[arm], ms=6,
                              mfc=colors[arm] if s is not None else "none")
         axes[1].plot([], [], marker, color=colors[arm], label=arm)
-    axes[1].plot([], [], "^", color="grey", mfc="none", label="not reached within the cap")
-    axes[1].set(xlabel="depth", ylabel="steps to 5% training error", yscale="log",
-                title="steps to 5% training error, one mark per seed")
+    axes[1].plot([], [], "^", color="grey", mfc="none", label=_("not reached within the cap"))
+    axes[1].set(xlabel=_("depth"), ylabel=_("steps to 5% training error"), yscale="log",
+                title=_("steps to 5% training error, one mark per seed"))
     marks = [v for r in result["runs"] for v in [r.get("steps_to", {}).get("0.05")] if v is not None]
     if marks:
         axes[1].set_ylim(min(marks) / 1.5, cfg["max_steps"] * 1.5)
@@ -374,8 +377,8 @@ def plot_epoch_loss(sweep: dict, depths: Sequence[int], arm: str = "residual", a
         epochs = np.arange(1, curves.shape[1] + 1)
         ax.errorbar(epochs, curves.mean(0), yerr=curves.std(0), fmt="o-", capsize=3,
                     color=cmap(i / max(len(depths) - 1, 1)), label=f"{arm}-{depth}")
-    ax.set(xlabel="epoch", ylabel="mean training loss in the epoch", yscale="log",
-           title=f"{arm} networks: training loss per epoch (mean ± std over seeds)")
+    ax.set(xlabel=_("epoch"), ylabel=_("mean training loss in the epoch"), yscale="log",
+           title=_("{arm} networks: training loss per epoch (mean ± std over seeds)").format(arm=arm))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return ax
@@ -397,12 +400,15 @@ def sliding_window_figure(size: int, kernel: int, padding: int, stride: int, max
         if x0 + kernel > shown:
             break
         ax.add_patch(patches.Rectangle((x0 + 0.06 * n, shown - kernel - 0.06 * n), kernel, kernel, fill=False,
-                                       edgecolor=colors[n], lw=2.5, label=f"output column {n}"))
+                                       edgecolor=colors[n], lw=2.5, label=_("output column {n}").format(n=n)))
     ax.set_xlim(-0.2, shown + 0.2)
     ax.set_ylim(-0.2, shown + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
-    clipped = " (first 16 cells shown)" if size + 2 * padding > max_side else ""
-    ax.set_title(f"in {size}, k {kernel}, p {padding}, s {stride} → out {out}{clipped}", fontsize=10)
+    title = _("in {size}, k {kernel}, p {padding}, s {stride} → out {out}").format(
+        size=size, kernel=kernel, padding=padding, stride=stride, out=out)
+    if size + 2 * padding > max_side:
+        title += _(" (first 16 cells shown)")
+    ax.set_title(title, fontsize=10)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, frameon=False)
     return fig

@@ -132,14 +132,14 @@ def plot_prediction(x: Tensor, top: list[tuple[int, float]], title: str = ""):
 
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(6.5, 2.6), gridspec_kw={"width_ratios": [1, 1.6]})
     a0.imshow(unnormalize(x)[0, 0].numpy(), cmap="gray")
-    a0.set_title("what the model sees", fontsize=9)
+    a0.set_title(_("what the model sees"), fontsize=9)
     a0.axis("off")
     labels = [str(c) for c, _unused in top]
     colors = ["C0"] * (len(top) - 1) + ["C2"]                  # the top class, drawn last, in green
     a1.barh(labels[::-1], [p for _unused, p in top][::-1], color=colors)
     for i, (_unused, p) in enumerate(top[::-1]):
         a1.text(min(p + 0.02, 0.85), i, f"{p:.1%}", va="center", fontsize=9)
-    a1.set(xlim=(0, 1), xlabel="probability", title=title or "top-3 prediction")
+    a1.set(xlim=(0, 1), xlabel=_("probability"), title=title or _("top-3 prediction"))
     fig.tight_layout()
     return fig
 
@@ -202,17 +202,18 @@ def photo_figure(net, image, title: str = "", k: int = 5):
     top = net.top_k(image, k)
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(10.5, 3.3), gridspec_kw={"width_ratios": [1, 1, 1.5]})
     a.imshow(image)
-    a.set_title(f"{title or 'the photo'}: {image.size[0]}×{image.size[1]}", fontsize=9)
+    a.set_title(_("{title}: {width}×{height}").format(title=title or _("the photo"), width=image.size[0],
+                                                      height=image.size[1]), fontsize=9)
     b.imshow(crop.clamp(0, 1).permute(1, 2, 0).numpy())
-    b.set_title("what the network sees: 224×224", fontsize=9)
+    b.set_title(_("what the network sees: 224×224"), fontsize=9)
     for ax in (a, b):
         ax.axis("off")
     names, probs = [n for n, _unused in top][::-1], [p for _unused, p in top][::-1]
     c.barh(range(k), probs, color="C0")
     c.set_yticks(range(k), names, fontsize=9)
     c.set_xlim(0, 1)
-    c.set_xlabel("probability (softmax)")
-    c.set_title(f"ImageNet top-{k}", fontsize=9)
+    c.set_xlabel(_("probability (softmax)"))
+    c.set_title(_("ImageNet top-{k}").format(k=k), fontsize=9)
     for i, q in enumerate(probs):
         c.text(q + 0.01, i, f"{q:.1%}", va="center", fontsize=8)
     fig.tight_layout()

@@ -119,7 +119,8 @@ def alt_text(parts: list[tuple[str, object]], pictures: list[int] | None = None)
         pictures = [i for i, (kind, _unused) in enumerate(parts) if kind == "png"]
     texts = [" ".join(str(p).split()) for k, p in parts if k == "markdown" and p not in (CAPTION, _(CAPTION))]
     said = [t for t in ["; ".join(texts), *(png_alt(parts[i][1]) for i in pictures)] if t]   # the state first
-    alt = "saved picture of the widget: " + ". ".join(said) if said else "saved picture of the widget"
+    alt = (_("saved picture of the widget: {content}").format(content=". ".join(said)) if said else
+           _("saved picture of the widget"))
     return alt if len(alt) <= ALT_MAX else alt[:ALT_MAX - 1] + "…"
 
 

@@ -211,7 +211,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
         before = (progress.max, progress.value, stop_btn.disabled, train_btn.disabled, train_msg.value)
         progress.max, progress.value = n, 0
         stop_btn.disabled, train_btn.disabled = False, True
-        curve.title = f"{'residual' if r else 'plain'}-{d}, live training loss"
+        curve.title = _("{name}, live training loss").format(name=f"{'residual' if r else 'plain'}-{d}")
         started.update(at=time.monotonic(), label=f"{'residual' if r else 'plain'}-{d}", depth=d)
         train_msg.value = ex.run_status(started["label"], 0, n, 0.0)
 
@@ -233,7 +233,7 @@ def depth_explorer(depth: int = 20, use_residual: bool = False, use_bn: bool = T
     for control in (slider, residual, bn, steps):
         control.observe(redraw, names="value")
     train_btn.on_click(train_now)
-    stop_btn.on_click(lambda _: run.stop())       # reaches the active run, even while its data loads
+    stop_btn.on_click(lambda _button: run.stop())       # reaches the active run, even while its data loads
     redraw()
     return handle
 

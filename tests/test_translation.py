@@ -28,12 +28,18 @@ def test_every_english_notebook_has_its_chinese_twin_with_the_same_code():
         zh = translate.OUT / en.name
         assert zh.exists(), f"notebooks/zh/{en.name} is missing"
         a, b = (json.loads(p.read_text(encoding="utf-8"))["cells"] for p in (en, zh))
+        entries = translate._catalog_entries(en)
         assert [c["cell_type"] for c in a] == [c["cell_type"] for c in b]
         for i, (x, y) in enumerate(zip(a, b)):
             if x["cell_type"] == "code":
                 en_src, zh_src = "".join(x["source"]), "".join(y["source"])
-                assert translate.without_comments(en_src) == translate.without_comments(zh_src), \
-                    f"{en.name} cell {i}: the code differs (comments aside)"
+                assert translate.skeleton(en_src) == translate.skeleton(zh_src), \
+                    f"{en.name} cell {i}: the code differs (comments and printed strings aside)"
+                for en_lit, zh_lit in zip(translate.text_literals(en_src), translate.text_literals(zh_src)):
+                    entry = entries.get((translate.STRING, en_lit))
+                    assert zh_lit == en_lit or (entry is not None and zh_lit == entry.msgstr), \
+                        f"zh/{en.name} cell {i}: {zh_lit[:60]!r} is neither the English {en_lit[:60]!r} nor its translation"
+                    assert zh_lit == en_lit or not translate.string_problem(en_lit, zh_lit)
                 assert x.get("metadata", {}).get("tags") == y.get("metadata", {}).get("tags")
                 english = [t for *_p, t in translate._comment_tokens(zh_src)
                            if translate.comment_message(t) is not None and not CJK.search(t)]
@@ -185,8 +191,8 @@ def test_the_build_keeps_code_and_outputs_and_points_links_one_folder_deeper(tin
     translate.build()
     zh = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
     en = json.loads(notebook.read_text(encoding="utf-8"))
-    assert [translate.without_comments("".join(c["source"])) for c in zh["cells"] if c["cell_type"] == "code"] == \
-           [translate.without_comments("".join(c["source"])) for c in en["cells"] if c["cell_type"] == "code"]
+    assert [translate.skeleton("".join(c["source"])) for c in zh["cells"] if c["cell_type"] == "code"] == \
+           [translate.skeleton("".join(c["source"])) for c in en["cells"] if c["cell_type"] == "code"]
     text = "".join("".join(c["source"]) for c in zh["cells"] if c["cell_type"] == "markdown")
     assert "](../data" not in text and "](../README.md" not in text
     assert translate._fix_links("[a](../README.md) [b](../data/x.json) [c](03_x.ipynb#A-b)", {"03_x": {"A-b": "甲-乙"}}, "02") == \
@@ -329,3 +335,54 @@ def test_the_glossary_is_in_zh_00_and_readme_zh_with_every_term():
         assert f"| {term.chinese} |" in table
     for english in ("twin", "epoch", "receptive field", "global average pooling", "stride", "pooling"):
         assert any(t.english == english for t in translate.glossary()), english
+
+
+# ------------------------------------------------------------------ printed and drawn strings
+def test_printed_and_drawn_strings_are_chosen_but_code_values_are_not():
+    src = ('RUN = "one seed"  # a setting\n'
+           'if RUN == "one seed":\n'
+           '    print(f"test accuracy {acc:.3f}", "of the run")\n'
+           'ax.set_title("training loss"); ax.plot(x, label="plain arm")\n'
+           'table = format_table(rows, ["seed", "test acc"])\n'
+           'label = "final training error"\n'
+           'value = results["final training error"]\n'
+           'run(method="frozen + linear head")\n'
+           '%time print("in a magic line")\n'
+           'print("head " + ("goes up" if up else "goes down") + f" by {x:.2f} points")\n'
+           'print(f"{len(beyond)} {\'interval excludes\' if n == 1 else \'intervals exclude\'} zero")\n')
+    found = [src[a:b] for a, b in translate._string_spans(src)]
+    assert found == ['f"test accuracy {acc:.3f}"', '"of the run"', '"training loss"', '"plain arm"', '"seed"',
+                     '"test acc"', '"final training error"', '"head "', '"goes up"', '"goes down"', 'f" by {x:.2f} points"',
+                     'f"{len(beyond)} {\'interval excludes\' if n == 1 else \'intervals exclude\'} zero"']
+
+
+def test_a_translated_string_must_keep_every_field():
+    ok = translate.string_problem
+    assert ok('f"acc {a:.3f} of {n} {\'seed\' if n == 1 else \'seeds\'}"', 'f"{n}个{\'\' if n == 1 else \'\'}随机种子的准确率{a:.3f}"') is None
+    assert ok('f"{x or \'none\'}"', 'f"{x or \'无\'}"') is None
+    assert "fields" in ok('f"acc {a:.3f}"', 'f"准确率{a:.2f}"')            # a changed format
+    assert "fields" in ok('f"acc {a:.3f}"', 'f"准确率{b:.3f}"')            # another expression
+    assert "fields" in ok('f"{results[\'seeds\']}"', 'f"{results[\'种子\']}"')   # a key is code
+    assert "kind" in ok('"acc"', 'f"准确率"')
+    assert "not a Python string" in ok('"acc"', '"准确率')
+
+
+def test_the_build_translates_strings_and_refuses_a_broken_one(tiny_course):
+    notebook, catalog = tiny_course
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "code", "execution_count": None, "id": "printed", "metadata": {}, "outputs": [],
+                        "source": ['n = 3\n', 'print(f"{n} layers in all")\n']})
+    notebook.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
+    translate.update_catalog(catalog, translate.notebook_messages(notebook))
+    po = polib.pofile(str(catalog), wrapwidth=0)
+    entry = next(e for e in po if e.msgctxt == translate.STRING and e.msgid == 'f"{n} layers in all"')
+    entry.msgstr = 'f"共{n}层"'
+    po.save()
+    translate.build()
+    zh = json.loads((translate.OUT / notebook.name).read_text(encoding="utf-8"))
+    assert "".join(zh["cells"][-1]["source"]) == 'n = 3\nprint(f"共{n}层")\n'
+    entry.msgstr = 'f"共{m}层"'                          # a field renamed: refused, the English ships, named
+    po.save()
+    result = translate.build()
+    assert any("the translation's {fields} differ" in line for line in result[notebook.name]["untranslated"])
+    assert any("the translation's {fields} differ" in p for p in translate.check())

@@ -4,8 +4,10 @@ The English notebooks are the source. Each has a catalog, `course_lib/locale/zh_
 whose message ids are its markdown cells; `course_lib/locale/zh_CN/LC_MESSAGES/course_lib.po` holds
 what `course_lib` prints (see `course_lib/i18n.py`). `notebooks/zh/<name>.ipynb` is the English
 notebook with each markdown cell replaced by its translation and each code cell copied with only its
-comments translated (the catalog's entries with context "code comment"); a code cell keeps the outputs of
-the last zh run while its code, comments aside, is unchanged.
+comments (the catalog's entries with context "code comment") and the string literals it prints or draws
+(`print`'s arguments, a figure's title, axis labels and legend labels: context "code string") translated; a
+translated string must keep the English's {fields} exactly (`string_problem`). A code cell keeps the
+outputs of the last zh run while its code, comments and those strings aside, is unchanged.
 
     python -m course_lib.tools.translate extract   # bring every catalog up to date with the English
     python -m course_lib.tools.translate todo      # what needs translating: missing, stale (fuzzy) entries
@@ -143,12 +145,202 @@ def with_comments(src: str, translate_comment) -> str:
     return "\n".join(lines)
 
 
+STRING = "code string"                    # the msgctxt of a printed or drawn string literal's entry
+# Calls whose string arguments a learner reads: printed lines and the texts of a figure.
+_TEXT_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel",
+               "text", "annotate", "figtext", "set_label", "format_table", "describe_difference"}
+_TEXT_KWARGS = {"label", "title", "xlabel", "ylabel"}
+_MAGIC = re.compile(r"^[ \t]*[%!]")
+
+
+def _offsets(src: str):
+    """A function (lineno, utf-8 byte column) -> character offset into `src` (what `ast` reports)."""
+    lines = src.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    return lambda lineno, col: starts[lineno - 1] + len(lines[lineno - 1].encode("utf-8")[:col].decode("utf-8"))
+
+
+def _literal_text(node: ast.expr) -> str:
+    """The fixed text of a string literal (an f-string's fields left out)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    return "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+
+
+def _is_literal(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(node, ast.JoinedStr)
+
+
+def _is_text_literal(node: ast.expr) -> bool:
+    return _is_literal(node) and _PROSE.search(_literal_text(node)) is not None
+
+
+_PHRASE = re.compile(r"[A-Za-z]{2,}[ -][A-Za-z]{2,}")    # two words: a label, not a key such as "plain"
+
+
+def _label_values(node: ast.AST) -> list[ast.expr]:
+    """The string literals that `node` holds as values, where a phrase is a label a learner reads (a
+    variable's value, an element of a list or tuple, a dict's value, a choice of a conditional, the
+    fallback of `or`), not a key or an argument of a function other than `print` and a figure's text."""
+    if isinstance(node, ast.Assign):
+        values = [node.value]
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        values = list(node.elts)
+    elif isinstance(node, ast.Dict):
+        values = list(node.values)
+    elif isinstance(node, ast.IfExp):
+        values = [node.body, node.orelse]
+    elif isinstance(node, ast.BoolOp):
+        values = node.values[1:]
+    else:
+        return []
+    return [v for v in values if isinstance(v, (ast.Constant, ast.JoinedStr))]
+
+
+def _string_spans(src: str, prose: bool = True) -> list[tuple[int, int]]:
+    """(start, end) character offsets of each string literal of a code cell that a learner reads as
+    prose: an argument of `print` or of a figure's text (a title, an axis label, a legend label), and a
+    phrase of two or more words held as a label (`_label_values`). `prose=False`: every literal in those
+    places, whatever its words (the same places in both editions, for comparing their code)."""
+    masked = "\n".join("#" + " " * (len(line) - 1) if _MAGIC.match(line) and line else line
+                       for line in src.split("\n"))     # IPython magics: same offsets, not Python
+    try:
+        tree = ast.parse(masked)
+    except SyntaxError:
+        return []
+    at = _offsets(src)
+    spans, code = set(), _code_values(tree)
+    for node in ast.walk(tree):
+        for value in _label_values(node):            # a label kept in a variable, a list or a dict
+            if id(value) not in code and _is_literal(value) and (
+                    not prose or _is_text_literal(value) and _PHRASE.search(_literal_text(value))):
+                spans.add((at(value.lineno, value.col_offset), at(value.end_lineno, value.end_col_offset)))
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        args = list(node.args) if name in _TEXT_CALLS else []
+        args += [k.value for k in node.keywords if k.arg in _TEXT_KWARGS]
+        for arg in args:
+            for value in _text_parts(arg):
+                if _is_literal(value) and (not prose or _is_text_literal(value)):
+                    spans.add((at(value.lineno, value.col_offset), at(value.end_lineno, value.end_col_offset)))
+    outer = sorted(spans, key=lambda span: (span[0], -span[1]))
+    kept = []
+    for a, b in outer:                               # a literal inside another one's {field}: the outer one
+        if not kept or a >= kept[-1][1]:
+            kept.append((a, b))
+    return kept
+
+
+def _text_parts(arg: ast.expr) -> list[ast.expr]:
+    """The literals a text argument is made of: itself, a table's column names (a list of words), the
+    pieces of `"head " + ("this" if ok else "that")`, the item of `"; ".join(f"..." for k in keys)`."""
+    if isinstance(arg, (ast.List, ast.Tuple)):
+        return list(arg.elts)
+    if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
+        return _text_parts(arg.left) + _text_parts(arg.right)
+    if isinstance(arg, ast.IfExp):
+        return _text_parts(arg.body) + _text_parts(arg.orelse)
+    if (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "join"
+            and len(arg.args) == 1 and isinstance(arg.args[0], (ast.GeneratorExp, ast.ListComp))):
+        return _text_parts(arg.args[0].elt)          # "; ".join(f"... {k} ..." for k in keys)
+    return [arg]
+
+
+def _code_values(tree: ast.AST) -> set[int]:
+    """ids of the nodes whose strings the code itself reads, never translated: what is compared
+    (`RUN == "one seed"`), a subscript's key, a setting (`RUN = "one seed"`), and the arguments of a call
+    other than `print`, a figure's text or a table's column names."""
+    code = set()
+    for node in ast.walk(tree):
+        inside = []
+        if isinstance(node, ast.Compare):
+            inside = [node]
+        elif isinstance(node, ast.Subscript):
+            inside = [node.slice]
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets):
+            inside = [node.value]
+        elif isinstance(node, ast.Call):
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name not in _TEXT_CALLS:
+                inside = list(node.args) + [k.value for k in node.keywords if k.arg not in _TEXT_KWARGS]
+        for part in inside:
+            code.update(id(n) for n in ast.walk(part))
+    return code
+
+
+def code_strings(notebook: Path) -> list[tuple[int, str]]:
+    """(cell index, source of the literal) of each printed or drawn string of the notebook's code cells."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [(i, src[a:b]) for i, c in enumerate(cells) if c["cell_type"] == "code"
+            for src in [_source(c)] for a, b in _string_spans(src)]
+
+
+def with_strings(src: str, translate_string) -> str:
+    """The source with each printed or drawn string literal replaced by `translate_string(literal)`."""
+    for a, b in reversed(_string_spans(src)):
+        src = src[:a] + translate_string(src[a:b]) + src[b:]
+    return src
+
+
+def text_literals(src: str) -> list[str]:
+    """The literals `skeleton` leaves out, in order (an English one, or its translation)."""
+    return [src[a:b] for a, b in _string_spans(src, prose=False)]
+
+
+def skeleton(src: str) -> str:
+    """A code cell's source without its comments and with every string in a printed or drawn place as
+    `"…"`: what must be the same in both editions (with `text_literals` equal or translations of each
+    other), and what decides whether a saved output still belongs to the code."""
+    for a, b in reversed(_string_spans(src, prose=False)):
+        src = src[:a] + '"…"' + src[b:]
+    return without_comments(src)
+
+
+def _fields(node: ast.expr) -> list[str]:
+    """The f-string's fields as comparable text; the words a field chooses between (`{'s' if n > 1 else ''}`,
+    `{found or 'none'}`) may be translated, nothing else in it."""
+    fields = []
+    for v in getattr(node, "values", []):
+        if isinstance(v, ast.FormattedValue):
+            v = copy.deepcopy(v)
+            for sub in ast.walk(v):
+                if isinstance(sub, ast.IfExp):
+                    for part in ("body", "orelse"):
+                        if isinstance(getattr(sub, part), ast.Constant) and isinstance(getattr(sub, part).value, str):
+                            setattr(sub, part, ast.Constant("…"))
+                elif isinstance(sub, ast.BoolOp):
+                    sub.values[1:] = [ast.Constant("…") if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                                      else v for v in sub.values[1:]]
+            fields.append(ast.dump(v))
+    return sorted(fields)
+
+
+def string_problem(english: str, chinese: str) -> str | None:
+    """Why `chinese` cannot replace the string literal `english` in the code (None: it can): it must be
+    one string literal of the same kind with exactly the same fields ({expressions} and their formats)."""
+    try:
+        en = ast.parse("(" + english + ")", mode="eval").body
+        zh = ast.parse("(" + chinese + ")", mode="eval").body
+    except SyntaxError as e:
+        return f"the translation is not a Python string literal ({e.msg})"
+    if type(zh) is not type(en) or not isinstance(zh, (ast.Constant, ast.JoinedStr)) \
+            or (isinstance(zh, ast.Constant) and not isinstance(zh.value, str)):
+        return "the translation is not the same kind of string literal as the English (plain or f-string)"
+    if _fields(en) != _fields(zh):
+        return "the translation's {fields} differ from the English's"
+    return None
+
+
 def notebook_messages(notebook: Path) -> list[tuple[str, str, str | None]]:
     """(msgid, where, msgctxt) of everything a notebook's catalog translates: its markdown cells, then
-    the comments of its code cells."""
+    the comments of its code cells, then their printed and drawn strings."""
     where = f"notebooks/{notebook.name}"
     return ([(src, f"{where}:{i}", None) for i, src in markdown_cells(notebook)]
-            + [(msg, f"{where}:{i}", COMMENT) for i, msg in code_comments(notebook)])
+            + [(msg, f"{where}:{i}", COMMENT) for i, msg in code_comments(notebook)]
+            + [(lit, f"{where}:{i}", STRING) for i, lit in code_strings(notebook)])
 
 
 def runtime_messages() -> list[tuple[str, str]]:
@@ -298,7 +490,7 @@ def _fix_links(text: str, anchors: dict[str, dict[str, str]], own: str) -> str:
 
 
 def _catalog_entries(nb: Path) -> dict[tuple[str | None, str], object]:
-    """(msgctxt, msgid) -> entry: (None, markdown cell) and (COMMENT, comment text)."""
+    """(msgctxt, msgid) -> entry: (None, markdown cell), (COMMENT, comment text), (STRING, literal)."""
     path = notebook_catalog(nb)
     return {(e.msgctxt, e.msgid): e for e in _load(path) if not e.obsolete} if path.exists() else {}
 
@@ -322,7 +514,7 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
         previous_run = old_nb.get("metadata", {}).get("course", {}).get("run")    # how its saved run was made
         for cell in old_nb["cells"]:
             if cell["cell_type"] == "code":
-                previous[(cell.get("id"), without_comments(_source(cell)))] = cell
+                previous[(cell.get("id"), skeleton(_source(cell)))] = cell
     out = copy.deepcopy(english)
     untranslated = []
     for i, cell in enumerate(out["cells"]):
@@ -349,10 +541,24 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
                     untranslated.append(f"cell {i}: comment not translated {msg[:50]!r}")
                     return msg
                 return zh
-            zh_src = with_comments(src, comment)
+            def string(literal: str, i: int = i) -> str:
+                entry = entries.get((STRING, literal))
+                zh = translation_of(entry) if entry is not None else None
+                if zh is not None and (why := string_problem(literal, zh)):
+                    untranslated.append(f"cell {i}: string {literal[:50]!r}: {why}")
+                    return literal
+                if zh is None and (old_zh := _stale_translation(entry)) is not None \
+                        and not string_problem(literal, old_zh):
+                    untranslated.append(f"cell {i}: stale string {literal[:50]!r}")
+                    return old_zh
+                if zh is None:
+                    untranslated.append(f"cell {i}: string not translated {literal[:50]!r}")
+                    return literal
+                return zh
+            zh_src = with_comments(with_strings(src, string), comment)
             if zh_src != src:
                 cell["source"] = zh_src.splitlines(keepends=True)
-            old = previous.get((cell.get("id"), without_comments(src)))
+            old = previous.get((cell.get("id"), skeleton(src)))
             if old is not None:
                 cell["outputs"] = old.get("outputs", [])
                 cell["execution_count"] = old.get("execution_count")
@@ -550,7 +756,7 @@ def check(built: dict | None = None) -> list[str]:
         pairs = []
         for msgid, where, ctxt in notebook_messages(nb):
             i = int(where.rsplit(":", 1)[1])
-            what = f"{nb.name} cell {i}" + (f" (comment {msgid[:50]!r})" if ctxt else "")
+            what = f"{nb.name} cell {i}" + (f" ({'string' if ctxt == STRING else 'comment'} {msgid[:50]!r})" if ctxt else "")
             entry = entries.get((ctxt, msgid))
             if entry is None:
                 near = difflib.get_close_matches(msgid, [m for c, m in entries if c == ctxt], n=1, cutoff=0.5)
@@ -562,8 +768,11 @@ def check(built: dict | None = None) -> list[str]:
                 problems.append(f"{what}: not translated")
             elif ctxt is None:
                 pairs.append((i, msgid, entry.msgstr))
+            elif ctxt == STRING and (why := string_problem(msgid, entry.msgstr)):
+                problems.append(f"{what}: {why}")
             else:
-                problems += number_problems(f"{nb.name} (comment {msgid[:40]!r})", [(i, msgid, entry.msgstr)])
+                kind = "string" if ctxt == STRING else "comment"
+                problems += number_problems(f"{nb.name} ({kind} {msgid[:40]!r})", [(i, msgid, entry.msgstr)])
         problems += term_problems(nb.name, [(i, zh) for i, _en, zh in pairs], terms)
         problems += number_problems(nb.name, pairs)
         target = OUT / nb.name
@@ -625,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
                   "marked stale; a missing one ships the English): run python -m course_lib.tools.translate extract, "
                   "then translate them", file=sys.stderr)
             return 1
-        print("every markdown cell and code comment translated")
+        print("every markdown cell, code comment and printed string translated")
         return 0
     if args.command == "stats":
         for k, v in statistics().items():

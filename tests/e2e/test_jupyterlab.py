@@ -93,7 +93,7 @@ def test_depth_explorer_in_jupyterlab(page, lab):
     start = time.time()
     open_and_run_all(page, lab, "08_depth_explorer.ipynb")
     # Only a fresh fast-mode run prints "not compared" (the committed full-mode outputs compare).
-    assert page.locator(".jp-OutputArea-output", has_text="max |difference| from the committed losses").count() >= 1
+    assert page.locator(".jp-OutputArea-output", has_text="from the committed loss at the first step").count() >= 1
     assert not error_outputs(page)
     slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="depth")).first
     slider.scroll_into_view_if_needed()
