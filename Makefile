@@ -42,19 +42,32 @@ zh: $(STAMP)
 assets: $(STAMP)
 	$(PY) -m course_lib.assets fetch
 
+# The end-to-end test mostly waits (JupyterLab starting, pages rendering, a kernel running), so it runs
+# beside the unit tests and nbval instead of after them; its output is printed when it ends
+# (tests/e2e/artifacts/pytest.log), and make test fails if it fails.
+E2E_LOG := tests/e2e/artifacts/pytest.log
+
 test: $(STAMP) assets
 	@start=$$(date +%s); \
-	$(PY) -m course_lib.tools.translate build && $(PY) -m course_lib.tools.translate check && \
-	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests --ignore=tests/e2e && \
-	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL) notebooks/ && \
+	$(PY) -m course_lib.tools.translate build && $(PY) -m course_lib.tools.translate check || exit 1; \
+	e2e=0; rm -f $(E2E_LOG).rc; mkdir -p $$(dirname $(E2E_LOG)); \
 	if $(MAKE) --no-print-directory e2e-deps; then \
-		env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e || exit 1; \
+		e2e=1; (env -u MPLBACKEND COURSE_FAST=1 $(PY) -m pytest -q -s tests/e2e > $(E2E_LOG) 2>&1; \
+		        echo $$? > $(E2E_LOG).rc) & \
+	fi; \
+	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 tests --ignore=tests/e2e && \
+	env -u MPLBACKEND COURSE_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL) notebooks/; \
+	status=$$?; wait; \
+	if [ $$e2e = 1 ]; then \
+		echo "---- the JupyterLab end-to-end test (run beside the tests above):"; cat $(E2E_LOG); \
+		[ "$$(cat $(E2E_LOG).rc 2>/dev/null)" = 0 ] || status=1; \
 	else \
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 		echo "!! make test: the JupyterLab end-to-end test was SKIPPED: Chromium is missing"; \
 		echo "!! and could not be installed (needs root and apt). Run 'make test-e2e' as root."; \
 		echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
-	fi && \
+	fi; \
+	[ $$status = 0 ] || { echo "make test: FAILED after $$(( $$(date +%s) - start )) s"; exit 1; }; \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 # Chromium and a CJK font (fonts-noto-cjk, for the Chinese edition) from Debian (Playwright's own

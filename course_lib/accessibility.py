@@ -165,6 +165,21 @@ def _with_alt(printer):
     return formatter
 
 
+def _wrap_future_printers(png) -> None:
+    """Wrap the printer matplotlib-inline registers for figures *when* it registers it: the inline
+    backend starts with the first figure, and a `plt.show()` in that cell displays the figure at once,
+    before any cell hook could wrap the printer (that first figure had no alt text)."""
+    register = png.for_type
+
+    def for_type(typ, func=None):
+        if func is not None and getattr(typ, "__name__", "") == "Figure" \
+                and getattr(typ, "__module__", "") == "matplotlib.figure" and not getattr(func, "course_alt", False):
+            func = _with_alt(func)
+        return register(typ, func)
+    for_type.course_alt = True
+    png.for_type = for_type
+
+
 def attach_alt_text(shell) -> bool:
     """Wrap the shell's PNG printer for matplotlib figures so that it adds alt text; True if
     it is (now) wrapped. matplotlib-inline registers its printer when pyplot is first imported
@@ -172,11 +187,13 @@ def attach_alt_text(shell) -> bool:
     before and after every cell."""
     import sys
 
+    png = shell.display_formatter.formatters.get("image/png")
+    if png is not None and not getattr(png.for_type, "course_alt", False):
+        _wrap_future_printers(png)
     if "matplotlib.figure" not in sys.modules:      # nothing to wrap until matplotlib is in use
         return False
     from matplotlib.figure import Figure
 
-    png = shell.display_formatter.formatters.get("image/png")
     try:
         printer = png.lookup_by_type(Figure)
     except (KeyError, AttributeError):

@@ -100,7 +100,8 @@ def _device_from(device, variable: str | None) -> torch.device:
 
 
 def environment_report() -> dict[str, str]:
-    """Versions and settings a learner should quote when asking for help."""
+    """Versions and settings a learner should quote when asking for help (the settings' names in the
+    learner's language)."""
     import sys
 
     import torchvision
@@ -109,9 +110,9 @@ def environment_report() -> dict[str, str]:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
-        "device": str(get_device()),
-        "cpu threads": str(torch.get_num_threads()),
-        "fast mode": str(is_fast()),
+        _("device"): str(get_device()),
+        _("cpu threads"): str(torch.get_num_threads()),
+        _("fast mode"): str(is_fast()),
     }
 
 

@@ -16,7 +16,7 @@ Fast and full settings are the two `PRESETS`.
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import copy
 import hashlib
@@ -41,7 +41,14 @@ from .pretrained import Pretrained
 from .stats import describe_difference, paired_difference
 from .training import accuracy
 
-METHODS = ("frozen + linear head", "last stage fine-tuned", "ResNet-18 from scratch")
+METHODS = (N_("frozen + linear head"), N_("last stage fine-tuned"), N_("ResNet-18 from scratch"))   # the results' keys
+
+
+def method_name(method: str) -> str:
+    """A method's name in the learner's language (`METHODS` are the keys of the results, in English)."""
+    return _(method)
+
+
 LRS = {METHODS[0]: (0.003, 0.01, 0.03, 0.1), METHODS[1]: (0.0003, 0.001, 0.003),
        METHODS[2]: (0.001, 0.003, 0.01, 0.03)}
 SEARCH_SEED = 100            # the few-shot draw used only to choose learning rates
@@ -294,7 +301,7 @@ def placement(results: dict) -> list[str]:
                  if same is not None else "")
         lines.append(_("{shots} per class, {method}: your seed 0 {acc:.1%}; committed seeds {seeds}: {accs} "
                        "({rank} of {n} lower); {repro}").format(
-            shots=r["shots"], method=r["method"], acc=r["acc"], seeds=", ".join(str(c["seed"]) for c in theirs),
+            shots=r["shots"], method=method_name(r["method"]), acc=r["acc"], seeds=", ".join(str(c["seed"]) for c in theirs),
             accs=", ".join(f"{c['acc']:.1%}" for c in theirs), rank=rank, n=len(theirs), repro=repro))
     return lines
 
@@ -311,7 +318,8 @@ def comparisons(results: dict) -> list[str]:
         for i, a in enumerate(METHODS):
             for b in METHODS[i + 1:]:
                 ci = paired_difference(accuracies(results, shots, a), accuracies(results, shots, b))
-                lines.append(describe_difference(ci, f"{shots} per class, {a} − {b}"))
+                lines.append(describe_difference(ci, _("{shots} per class, {a} − {b}").format(
+                    shots=shots, a=method_name(a), b=method_name(b))))
     return lines
 
 

@@ -75,7 +75,7 @@ def test_saved_widget_pictures_get_alt_text_from_figure_and_readout():
 
 def test_ipython_figures_get_alt_text_in_their_metadata(tmp_path, monkeypatch):
     """As in a kernel: matplotlib-inline registers its PNG printer (again, on %matplotlib or
-    %config), and the course's hook wraps it before and after every cell."""
+    %config), and the course wraps it as it is registered (and checks before and after every cell)."""
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path))
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.core.pylabtools import select_figure_formats
@@ -88,8 +88,8 @@ def test_ipython_figures_get_alt_text_in_their_metadata(tmp_path, monkeypatch):
         ax.set(title="loss", xlabel="step")
         data, md = shell.display_formatter.format(fig)
         assert "image/png" in data and md["image/png"] == {"alt": "loss; x: step"}
-        select_figure_formats(shell, {"png"})                     # re-registered: no alt until the next cell
-        assert "image/png" not in shell.display_formatter.format(fig)[1]
+        select_figure_formats(shell, {"png"})                     # re-registered: wrapped as it registers
+        assert shell.display_formatter.format(fig)[1]["image/png"]["alt"] == "loss; x: step"
         shell.events.trigger("pre_execute")
         assert shell.display_formatter.format(fig)[1]["image/png"]["alt"] == "loss; x: step"
     finally:
@@ -127,3 +127,18 @@ def test_a_kernel_saves_alt_text_with_every_figure(tmp_path, monkeypatch):
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     alts = [o["metadata"]["image/png"]["alt"] for c in nb.cells for o in c.outputs if "image/png" in o.get("data", {})]
     assert alts == ["loss; x: step; legend: plain", "after %matplotlib"]
+
+
+def test_the_first_figure_shown_at_once_has_alt_text(tmp_path, monkeypatch):
+    """pyplot imported before the course, and the first figure shown with plt.show() inside its cell:
+    the inline backend registers its printer during that cell (notebooks 01, 05, 08, 09 and 10 lost the
+    alt text of their first figure this way)."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = new_notebook(cells=[new_code_cell("import matplotlib.pyplot as plt\nimport course_lib"),
+                             new_code_cell("fig, ax = plt.subplots(); ax.set_title('first'); plt.show()")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells for o in c.outputs if "image/png" in o.get("data", {})]
+    assert [o.get("metadata", {}).get("image/png", {}).get("alt") for o in outputs] == ["first"]

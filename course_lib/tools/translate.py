@@ -148,7 +148,8 @@ def with_comments(src: str, translate_comment) -> str:
 STRING = "code string"                    # the msgctxt of a printed or drawn string literal's entry
 # Calls whose string arguments a learner reads: printed lines and the texts of a figure.
 _TEXT_CALLS = {"print", "set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel",
-               "text", "annotate", "figtext", "set_label", "format_table", "describe_difference"}
+               "text", "annotate", "figtext", "set_label", "format_table", "describe_difference",
+               "describe_vs_chance"}
 _TEXT_KWARGS = {"label", "title", "xlabel", "ylabel"}
 _MAGIC = re.compile(r"^[ \t]*[%!]")
 
@@ -194,15 +195,18 @@ def _label_values(node: ast.AST) -> list[ast.expr]:
         values = [node.body, node.orelse]
     elif isinstance(node, ast.BoolOp):
         values = node.values[1:]
+    elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("append", "insert"):
+        values = list(node.args)
     else:
         return []
+    values = [v.elt if isinstance(v, (ast.ListComp, ast.GeneratorExp)) else v for v in values]   # [f"..." for k in ks]
     return [v for v in values if isinstance(v, (ast.Constant, ast.JoinedStr))]
 
 
 def _string_spans(src: str, prose: bool = True) -> list[tuple[int, int]]:
     """(start, end) character offsets of each string literal of a code cell that a learner reads as
     prose: an argument of `print` or of a figure's text (a title, an axis label, a legend label), and a
-    phrase of two or more words held as a label (`_label_values`). `prose=False`: every literal in those
+    phrase of two or more words (or an f-string with a word) held as a label (`_label_values`). `prose=False`: every literal in those
     places, whatever its words (the same places in both editions, for comparing their code)."""
     masked = "\n".join("#" + " " * (len(line) - 1) if _MAGIC.match(line) and line else line
                        for line in src.split("\n"))     # IPython magics: same offsets, not Python
@@ -215,7 +219,8 @@ def _string_spans(src: str, prose: bool = True) -> list[tuple[int, int]]:
     for node in ast.walk(tree):
         for value in _label_values(node):            # a label kept in a variable, a list or a dict
             if id(value) not in code and _is_literal(value) and (
-                    not prose or _is_text_literal(value) and _PHRASE.search(_literal_text(value))):
+                    not prose or _is_text_literal(value) and (isinstance(value, ast.JoinedStr)
+                                                              or _PHRASE.search(_literal_text(value)))):
                 spans.add((at(value.lineno, value.col_offset), at(value.end_lineno, value.end_col_offset)))
         if not isinstance(node, ast.Call):
             continue
@@ -238,7 +243,11 @@ def _text_parts(arg: ast.expr) -> list[ast.expr]:
     """The literals a text argument is made of: itself, a table's column names (a list of words), the
     pieces of `"head " + ("this" if ok else "that")`, the item of `"; ".join(f"..." for k in keys)`."""
     if isinstance(arg, (ast.List, ast.Tuple)):
-        return list(arg.elts)
+        return [part for elt in arg.elts for part in _text_parts(elt)]
+    if isinstance(arg, ast.Starred):
+        return _text_parts(arg.value)
+    if isinstance(arg, (ast.ListComp, ast.GeneratorExp)):               # [f"error {a}" for a in arms]
+        return _text_parts(arg.elt)
     if isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Add):
         return _text_parts(arg.left) + _text_parts(arg.right)
     if isinstance(arg, ast.IfExp):
@@ -264,7 +273,7 @@ def _code_values(tree: ast.AST) -> set[int]:
             inside = [node.value]
         elif isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-            if name not in _TEXT_CALLS:
+            if name not in _TEXT_CALLS and name not in ("append", "insert"):   # rows.append(("label", ...)): a row
                 inside = list(node.args) + [k.value for k in node.keywords if k.arg not in _TEXT_KWARGS]
         for part in inside:
             code.update(id(n) for n in ast.walk(part))
@@ -300,12 +309,14 @@ def skeleton(src: str) -> str:
 
 
 def _fields(node: ast.expr) -> list[str]:
-    """The f-string's fields as comparable text; the words a field chooses between (`{'s' if n > 1 else ''}`,
-    `{found or 'none'}`) may be translated, nothing else in it."""
+    """The f-string's fields as comparable text; a word a field pads (`{'network':14s}`) or chooses between
+    (`{'s' if n > 1 else ''}`, `{found or 'none'}`) may be translated, nothing else in it."""
     fields = []
     for v in getattr(node, "values", []):
         if isinstance(v, ast.FormattedValue):
             v = copy.deepcopy(v)
+            if isinstance(v.value, ast.Constant) and isinstance(v.value.value, str):
+                v.value = ast.Constant("…")                          # {'network':14s}: a padded word
             for sub in ast.walk(v):
                 if isinstance(sub, ast.IfExp):
                     for part in ("body", "orelse"):
