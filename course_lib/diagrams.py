@@ -90,7 +90,7 @@ def residual_block(shortcut: str = "identity"):
     fig, ax = _canvas(4.2, 6.2, (-2.2, 3.6), (-0.2, 7.5),
                       _("residual block, identity shortcut (He et al. 2016, Fig. 2)") if shortcut == "identity" else
                       _("residual block, projection shortcut (He et al. 2016, Fig. 2)"))
-    layers = [("3×3 conv", "conv"), ("BN", "bn"), ("ReLU", "relu"), ("3×3 conv", "conv"), ("BN", "bn")]
+    layers = [(_("3×3 conv"), "conv"), ("BN", "bn"), ("ReLU", "relu"), (_("3×3 conv"), "conv"), ("BN", "bn")]
     label = N_("identity: x") if shortcut == "identity" else N_("projection: 1×1 conv + BN, stride 2")
     _residual_column(ax, 0, layers, shortcut, shortcut_label=label)
     ax.text(-1.4, 5.0, "F(x)", fontsize=10, color="#1f4e79", ha="right")
@@ -100,7 +100,7 @@ def residual_block(shortcut: str = "identity"):
 def plain_vs_residual():
     """The plain block next to its residual twin: the same layers, one skip apart."""
     fig, ax = _canvas(6.4, 6.4, (-2.0, 7.6), (-0.6, 7.5), _("plain block (use_residual=False) vs residual block"))
-    layers = [("3×3 conv", "conv"), ("BN", "bn"), ("ReLU", "relu"), ("3×3 conv", "conv"), ("BN", "bn")]
+    layers = [(_("3×3 conv"), "conv"), ("BN", "bn"), ("ReLU", "relu"), (_("3×3 conv"), "conv"), ("BN", "bn")]
     _residual_column(ax, 0, layers, None)
     _residual_column(ax, 4.6, layers, "identity")
     ax.text(0, -0.4, _("H(x) learned directly"), ha="center", fontsize=8)
@@ -112,8 +112,8 @@ def preact_block():
     """The pre-activation block (He et al. 2016b, Fig. 4e): BN and ReLU before each conv, and
     nothing after the addition, so the shortcut path is a pure identity from block to block."""
     fig, ax = _canvas(4.2, 6.2, (-2.2, 3.6), (-0.2, 7.5), _("pre-activation block (He et al. 2016b, Fig. 4e)"))
-    layers = [("BN", "bn"), ("ReLU", "relu"), ("3×3 conv", "conv"), ("BN", "bn"), ("ReLU", "relu"),
-              ("3×3 conv", "conv")]
+    layers = [("BN", "bn"), ("ReLU", "relu"), (_("3×3 conv"), "conv"), ("BN", "bn"), ("ReLU", "relu"),
+              (_("3×3 conv"), "conv")]
     _residual_column(ax, 0, layers, "identity", relu_after_add=False, step=0.8)
     return fig
 

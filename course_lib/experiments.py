@@ -9,7 +9,7 @@ comparison, in which the learning rate and batch size differ too.
 
 from __future__ import annotations
 
-from .i18n import _
+from .i18n import N_, _
 
 import math
 import statistics
@@ -276,6 +276,11 @@ SEED_PUBLISHED = {"plain": 0.81, "residual": 0.88}
 SEED_SPLIT = (1000, 200, 200)          # train, dev, test: the split an earlier version of the course used
 
 
+def design_name(design: str) -> str:
+    """A design of `seed_setting` named in the learner's language (its key in the results is English)."""
+    return _(design)
+
+
 def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False,
                  out: str | Path | None = None) -> dict:
     """Reproduce the seed course's confounded comparison, then remove the confound.
@@ -289,9 +294,9 @@ def seed_setting(seeds: Sequence[int] | None = None, progress: bool = False,
     p = preset("seed-setting")
     seeds = list(seeds) if seeds is not None else list(range(p.seeds))
     designs = {
-        "seed (confounded)": SEED_SETTINGS,
-        "controlled, lr 0.01 batch 128": {a: SEED_SETTINGS["residual"] for a in ARMS},
-        "controlled, lr 0.005 batch 64": {a: SEED_SETTINGS["plain"] for a in ARMS},
+        N_("seed (confounded)"): SEED_SETTINGS,
+        N_("controlled, lr 0.01 batch 128"): {a: SEED_SETTINGS["residual"] for a in ARMS},
+        N_("controlled, lr 0.005 batch 64"): {a: SEED_SETTINGS["plain"] for a in ARMS},
     }
     epochs = p.num_epochs
     result = {"experiment": "seed-setting", "published": SEED_PUBLISHED, "seeds": seeds, "designs": {}}

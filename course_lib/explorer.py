@@ -108,7 +108,8 @@ def train_now_verdict(depth: int, num_steps: int, batch_size: int = 64, rate: fl
     if est > WARN_SECONDS:
         return "warn", _("this run takes about {seconds:.0f} s at this machine's speed ({source}); the stop button ends "
                          "it early.").format(seconds=est, source=source)
-    return "ok", (_("under a second") if est < 1 else _("about {seconds:.0f} s").format(seconds=est)) + f" ({source})"
+    return "ok", _("{time} ({source})").format(
+        time=_("under a second") if est < 1 else _("about {seconds:.0f} s").format(seconds=est), source=source)
 
 
 def run_status(label: str, done: int, total: int, seconds: float) -> str:
@@ -180,7 +181,7 @@ def sweep_budget(sweep: dict | None, depth: int) -> str:
         if arm_runs and not has_levelled_off(arm_runs)[0]:
             not_done.append(f"{arm}-{depth}")
     if not_done:
-        text += "; " + _("{names} had not levelled off").format(names=", ".join(not_done))
+        text += _("; {names} had not levelled off").format(names=", ".join(not_done))
     return text
 
 
@@ -257,7 +258,7 @@ def explorer_readout(depth: int, use_residual: bool, use_bn: bool, sweep: dict |
         text += ((_("; sweep's final training error (mean of {n} seeds) ") if n > 1 else
                   _("; sweep's final training error (mean of {n} seed) ")).format(n=n)
                  + ", ".join(f"{a} {sum(e) / len(e):.2%}" for a, e in sorted(finals.items())))
-        text += " (" + sweep_budget(sweep, depth) + ")"
+        text += _(" ({budget})").format(budget=sweep_budget(sweep, depth))
         if "num_train" in sweep and "seeds" in sweep:
             chance = sweep_chance(sweep)
             text += _("; always answering the most common digit gives {e:.2%}").format(

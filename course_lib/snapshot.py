@@ -62,7 +62,8 @@ def snapshot_parts(widget) -> list[tuple[str, object]]:
                 parts.append(("markdown", text))
         elif (isinstance(node, w.ValueWidget) and not isinstance(node, w.FileUpload)
               and getattr(node, "description", "")):
-            controls.append(f"{node.description} = {node.value}")
+            value = (_("yes") if node.value else _("no")) if isinstance(node.value, bool) else node.value
+            controls.append(f"{node.description} = {value}")
     if controls:
         parts.insert(1, ("markdown", _("Settings: {controls}").format(controls=", ".join(controls))))
     return parts

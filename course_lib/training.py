@@ -54,7 +54,7 @@ class _Loop:
         self.bar.update(1)
         self.done += 1
         if step % self.log_steps == 0:
-            self.bar.set_postfix(loss=f"{loss:.4f}")
+            self.bar.set_postfix({_("loss"): f"{loss:.4f}"})
             if self.on_log is not None:
                 self.on_log(history)
 
@@ -268,7 +268,7 @@ class Runner:
         if save_path is not None:
             _check_writable(Path(save_path))               # before training, not at the first save
         loop = _Loop(total, log_steps, on_log, should_stop, dev_loader, eval_steps, save_path)
-        with _claimed(save_path), tqdm(total=total, desc=_("training"), unit="step", disable=not progress,
+        with _claimed(save_path), tqdm(total=total, desc=_("training"), unit=_("step"), disable=not progress,
                                        leave=True, file=sys.stdout, mininterval=1.0, ncols=100) as loop.bar:
             for epoch in range(num_epochs):
                 stop = self._train_epoch(train_loader, epoch, loop)

@@ -360,6 +360,8 @@ def test_a_translated_string_must_keep_every_field():
     ok = translate.string_problem
     assert ok('f"acc {a:.3f} of {n} {\'seed\' if n == 1 else \'seeds\'}"', 'f"{n}个{\'\' if n == 1 else \'\'}随机种子的准确率{a:.3f}"') is None
     assert ok('f"{x or \'none\'}"', 'f"{x or \'无\'}"') is None
+    assert ok("f\"{', '.join(f'{m} at {s:d}' for s, m in e)}\"", "f\"{', '.join(f'{m}（每类{s:d}张）' for s, m in e)}\"") is None
+    assert "fields" in ok("f\"{', '.join(f'{m} at {s:d}' for s, m in e)}\"", "f\"{', '.join(f'{m}（{s:x}）' for s, m in e)}\"")
     assert "fields" in ok('f"acc {a:.3f}"', 'f"准确率{a:.2f}"')            # a changed format
     assert "fields" in ok('f"acc {a:.3f}"', 'f"准确率{b:.3f}"')            # another expression
     assert "fields" in ok('f"{results[\'seeds\']}"', 'f"{results[\'种子\']}"')   # a key is code

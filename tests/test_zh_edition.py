@@ -73,7 +73,7 @@ def printed_english(nb: dict, imagenet: set[str]) -> tuple[list[str], list[tuple
         for text in _text_outputs(cell):
             for line in text.replace("\r", "\n").splitlines():
                 words = [w for w in english_words(line) if w.lower() not in imagenet]
-                half = re.search(r"[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}[ ,]+[A-Za-z]{2,}", " ".join(words))
+                half = len(words) >= 2
                 if not (len(words) >= 2 and not CJK.search(line) or CJK.search(line) and half):
                     continue
                 reason = next((why for pattern, why in EXCEPTIONS if pattern.search(line)), None)

@@ -206,8 +206,9 @@ def _label_values(node: ast.AST) -> list[ast.expr]:
 def _string_spans(src: str, prose: bool = True) -> list[tuple[int, int]]:
     """(start, end) character offsets of each string literal of a code cell that a learner reads as
     prose: an argument of `print` or of a figure's text (a title, an axis label, a legend label), and a
-    phrase of two or more words (or an f-string with a word) held as a label (`_label_values`). `prose=False`: every literal in those
-    places, whatever its words (the same places in both editions, for comparing their code)."""
+    phrase of two or more words (or an f-string with a word) held as a label (`_label_values`).
+    `prose=False`: every literal in those places, whatever its words (the same places in both editions,
+    for comparing their code)."""
     masked = "\n".join("#" + " " * (len(line) - 1) if _MAGIC.match(line) and line else line
                        for line in src.split("\n"))     # IPython magics: same offsets, not Python
     try:
@@ -252,6 +253,8 @@ def _text_parts(arg: ast.expr) -> list[ast.expr]:
         return _text_parts(arg.left) + _text_parts(arg.right)
     if isinstance(arg, ast.IfExp):
         return _text_parts(arg.body) + _text_parts(arg.orelse)
+    if isinstance(arg, ast.BoolOp):                                     # ", ".join(found) or "none"
+        return [part for v in arg.values[1:] for part in _text_parts(v)]
     if (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "join"
             and len(arg.args) == 1 and isinstance(arg.args[0], (ast.GeneratorExp, ast.ListComp))):
         return _text_parts(arg.args[0].elt)          # "; ".join(f"... {k} ..." for k in keys)
@@ -261,7 +264,7 @@ def _text_parts(arg: ast.expr) -> list[ast.expr]:
 def _code_values(tree: ast.AST) -> set[int]:
     """ids of the nodes whose strings the code itself reads, never translated: what is compared
     (`RUN == "one seed"`), a subscript's key, a setting (`RUN = "one seed"`), and the arguments of a call
-    other than `print`, a figure's text or a table's column names."""
+    other than `print`, a figure's text, a table's column names or a table's row (`rows.append`)."""
     code = set()
     for node in ast.walk(tree):
         inside = []
@@ -310,15 +313,19 @@ def skeleton(src: str) -> str:
 
 def _fields(node: ast.expr) -> list[str]:
     """The f-string's fields as comparable text; a word a field pads (`{'network':14s}`) or chooses between
-    (`{'s' if n > 1 else ''}`, `{found or 'none'}`) may be translated, nothing else in it."""
+    (`{'s' if n > 1 else ''}`, `{found or 'none'}`), and the words of an f-string inside it, may be
+    translated, nothing else in it."""
     fields = []
     for v in getattr(node, "values", []):
         if isinstance(v, ast.FormattedValue):
             v = copy.deepcopy(v)
             if isinstance(v.value, ast.Constant) and isinstance(v.value.value, str):
                 v.value = ast.Constant("…")                          # {'network':14s}: a padded word
+            specs = {id(n.format_spec) for n in ast.walk(v) if isinstance(n, ast.FormattedValue) and n.format_spec}
             for sub in ast.walk(v):
-                if isinstance(sub, ast.IfExp):
+                if isinstance(sub, ast.JoinedStr) and id(sub) not in specs:   # {', '.join(f'{m} at {s}' for ...)}
+                    sub.values = [p for p in sub.values if not isinstance(p, ast.Constant)]
+                elif isinstance(sub, ast.IfExp):
                     for part in ("body", "orelse"):
                         if isinstance(getattr(sub, part), ast.Constant) and isinstance(getattr(sub, part).value, str):
                             setattr(sub, part, ast.Constant("…"))
