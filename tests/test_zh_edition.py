@@ -25,6 +25,9 @@ EXCEPTIONS = [
      "torchinfo's own summary table, printed by the library (compared with the course's counts)"),
     (re.compile(r"not quiet|quiet: nothing else ran|per-run seconds are upper bounds"),
      "a results file's record of the machine's load, quoted as it was written when the experiment ran"),
+    (re.compile(r"momentum \S+ vs \S+; weight_decay \S+ vs \S+; schedule \w+ vs \w+"),
+     "TrainConfig's field names and values (momentum, weight_decay, schedule: constant / cosine), as the "
+     "TrainConfig printed in notebook 07's cell 3 spells them"),
 ]
 
 # Tokens that are code, not English: identifiers, calls and reprs, paths, commands, option values.
@@ -32,11 +35,12 @@ _CODE = [re.compile(p) for p in (
     r"`[^`]*`", r"'[^']*'", r"\"[^\"]*\"",                       # quoted code and values
     r"\b\w+\([^()]*(\([^()]*\)[^()]*)*\)",                        # calls and reprs: Linear(in_features=…)
     r"\{[^{}]*\}", r"\[[^\[\]]*\]",                               # dicts and lists
-    r"python -m \S+( \S+)*", r"[^\s\u3400-\u9fff\uff00-\uffef]*[/_=.][^\s\u3400-\u9fff\uff00-\uffef]*",   # paths, a_b, a=b, x.y
+    r"python -m \S+( \S+)*", r"[\w-]+@[\w.-]+|(?<![A-Za-z-])(mnist-full|resnet50-imagenet)(?![A-Za-z])",  # assets
+    r"(?<![A-Za-z])top-\d", r"[^\s\u3400-\u9fff\uff00-\uffef]*[/_=.][^\s\u3400-\u9fff\uff00-\uffef]*",   # paths, a_b, a=b, x.y
     r"[A-Za-z]*\d[A-Za-z\d]*",                                     # resnet18, 1e-5, layer1
     r"(?<![A-Za-z])(plain|residual|preact|original|residual-B|ResNet|[A-Z][a-z]*[A-Z][A-Za-z]*|[A-Z]{2,}[a-z]?|fc|stem"
     r"|logits?|max|conv\S*|einsum|thop|torchinfo|torchvision|PyTorch|Keras|FlopCounter|tv|momentum|bias|cpu|cuda"
-    r"|MACs?|GMACs|lr|vs|True|False|None|Sequential|Identity|NoneType|Linear|BatchNorm|min|s)(?![A-Za-z])",
+    r"|MACs?|GMACs|lr|vs|npm|True|False|None|Sequential|Identity|NoneType|Linear|BatchNorm|min|s)(?![A-Za-z])",
 )]
 
 
