@@ -239,7 +239,7 @@ def photo_transfer(net: Pretrained, p: Preset | None = None, progress: bool = Tr
     searching = chosen_lr is None
     total = len(p.shots) * ((sum(len(p.lrs[m]) for m in METHODS) if searching else 0) + len(p.seeds) * len(METHODS))
     search, chosen, rows = [], dict(chosen_lr or {}), []
-    with tqdm(total=total, desc=_("transfer runs"), unit="run", disable=not progress, file=sys.stdout,
+    with tqdm(total=total, desc=_("transfer runs"), unit=_("run"), disable=not progress, file=sys.stdout,
               ncols=90) as bar:
         for shots in (p.shots if searching else ()):
             idx = few_shot(data.train.y, shots, SEARCH_SEED)

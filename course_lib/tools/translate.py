@@ -184,7 +184,8 @@ _PHRASE = re.compile(r"[A-Za-z]{2,}[ -][A-Za-z]{2,}")    # two words: a label, n
 def _label_values(node: ast.AST) -> list[ast.expr]:
     """The string literals that `node` holds as values, where a phrase is a label a learner reads (a
     variable's value, an element of a list or tuple, a dict's value, a choice of a conditional, the
-    fallback of `or`), not a key or an argument of a function other than `print` and a figure's text."""
+    fallback of `or`, a function's docstring), not a key or an argument of a function other than `print`
+    and a figure's text."""
     if isinstance(node, ast.Assign):
         values = [node.value]
     elif isinstance(node, (ast.Tuple, ast.List)):
@@ -197,6 +198,8 @@ def _label_values(node: ast.AST) -> list[ast.expr]:
         values = node.values[1:]
     elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") in ("append", "insert"):
         values = list(node.args)
+    elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.body and isinstance(node.body[0], ast.Expr):
+        values = [node.body[0].value]                            # a docstring the learner reads
     else:
         return []
     values = [v.elt if isinstance(v, (ast.ListComp, ast.GeneratorExp)) else v for v in values]   # [f"..." for k in ks]
