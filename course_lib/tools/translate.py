@@ -523,6 +523,25 @@ def _stale_translation(entry) -> str | None:
     return entry.msgstr
 
 
+def _code_text(entry, english: str, where: str, kind: str, untranslated: list[str]) -> str:
+    """What replaces a comment ("comment") or a printed string ("string") of a code cell: its current
+    translation; else its stale one, marked (a comment) or as it was (a string); else the English. A
+    string's translation must also pass `string_problem`. Whatever is not current is named in
+    `untranslated`."""
+    check = string_problem if kind == "string" else (lambda _en, _zh: None)
+    zh = translation_of(entry) if entry is not None else None
+    if zh is not None and (why := check(english, zh)):
+        untranslated.append(f"{where}{kind} {english[:50]!r}: {why}")
+        return english
+    if zh is None and (old_zh := _stale_translation(entry)) is not None and not check(english, old_zh):
+        untranslated.append(f"{where}stale {kind} {english[:50]!r}")
+        return old_zh + (STALE_COMMENT if kind == "comment" else "")
+    if zh is None:
+        untranslated.append(f"{where}{kind} not translated {english[:50]!r}")
+        return english
+    return zh
+
+
 def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, list[str]]:
     """The Chinese notebook (as JSON) and one line for each text not shipped as a current translation
     ('cell 4: untranslated', 'cell 9: stale (comment 'the layers')')."""
@@ -553,29 +572,10 @@ def build_notebook(nb: Path, anchors: dict[str, dict[str, str]]) -> tuple[dict, 
             cell["source"] = _fix_links(with_glossary(zh), anchors, nb.stem).splitlines(keepends=True)
         elif cell["cell_type"] == "code":
             def comment(msg: str, i: int = i) -> str:
-                entry = entries.get((COMMENT, msg))
-                zh = translation_of(entry) if entry is not None else None
-                if zh is None and (old_zh := _stale_translation(entry)) is not None:
-                    untranslated.append(f"cell {i}: stale comment {msg[:50]!r}")
-                    return old_zh + STALE_COMMENT
-                if zh is None:
-                    untranslated.append(f"cell {i}: comment not translated {msg[:50]!r}")
-                    return msg
-                return zh
+                return _code_text(entries.get((COMMENT, msg)), msg, f"cell {i}: ", "comment", untranslated)
+
             def string(literal: str, i: int = i) -> str:
-                entry = entries.get((STRING, literal))
-                zh = translation_of(entry) if entry is not None else None
-                if zh is not None and (why := string_problem(literal, zh)):
-                    untranslated.append(f"cell {i}: string {literal[:50]!r}: {why}")
-                    return literal
-                if zh is None and (old_zh := _stale_translation(entry)) is not None \
-                        and not string_problem(literal, old_zh):
-                    untranslated.append(f"cell {i}: stale string {literal[:50]!r}")
-                    return old_zh
-                if zh is None:
-                    untranslated.append(f"cell {i}: string not translated {literal[:50]!r}")
-                    return literal
-                return zh
+                return _code_text(entries.get((STRING, literal)), literal, f"cell {i}: ", "string", untranslated)
             zh_src = with_comments(with_strings(src, string), comment)
             if zh_src != src:
                 cell["source"] = zh_src.splitlines(keepends=True)
